@@ -1,0 +1,35 @@
+"""Shared fixtures: an isolated cache, and the real-data mirror (skipped when absent)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REQUIRE_REAL_DATA = os.environ.get("MMREC_REQUIRE_REAL_DATA") == "1"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never write into the user's cache; MMREC_TEST_CACHE_DIR keeps one across runs."""
+    kept = os.environ.get("MMREC_TEST_CACHE_DIR")
+    path = Path(kept) if kept else tmp_path_factory.mktemp("mmrec-cache")
+    os.environ["MMREC_CACHE_DIR"] = str(path)
+
+
+@pytest.fixture(scope="session")
+def real_data_dir() -> Path:
+    """The real-data mirror named by MMREC_DATA_DIR.
+
+    Skips when it is absent (a user's fresh clone); fails instead when
+    MMREC_REQUIRE_REAL_DATA=1 (CI), so real-data tests cannot silently vanish there.
+    """
+    value = os.environ.get("MMREC_DATA_DIR", "")
+    path = Path(value) if value else None
+    if path is None or not (path / "ml-100k" / "u.data").is_file():
+        message = f"real-data mirror not found (MMREC_DATA_DIR={value!r})"
+        if REQUIRE_REAL_DATA:
+            pytest.fail(message + " but MMREC_REQUIRE_REAL_DATA=1")
+        pytest.skip(message)
+    return path
