@@ -83,7 +83,9 @@ def coverage_report(dataset: Dataset) -> pd.DataFrame:
                 "interactions_share": float(rated[present].sum() / max(rated.sum(), 1)),
             }
         )
-    return pd.DataFrame(rows, columns=["modality", "items_with", "items_share", "interactions_share"])
+    return pd.DataFrame(
+        rows, columns=["modality", "items_with", "items_share", "interactions_share"]
+    )
 
 
 def _is_present(value: object) -> bool:

@@ -1,0 +1,286 @@
+"""One training loop for every neural model in mmrec.
+
+A model is trained by :func:`fit` from three plain functions the caller supplies:
+
+- ``train_batches(rng, history)`` yields the batches of one epoch (shuffled with ``rng``;
+  ``history`` lets a schedule such as TSEM's progressive data depend on progress so far);
+- ``loss_fn(model, batch)`` returns the scalar training loss of a batch;
+- ``validate(model)`` returns the validation metric (lower is better when ``mode="min"``,
+  e.g. MSE; higher when ``mode="max"``, e.g. NDCG@10).
+
+Each epoch draws its randomness (shuffling, dropout) from generators seeded with
+``(seed, epoch)``, and a checkpoint is written after every epoch, so a run that is
+interrupted and started again resumes where it stopped and ends with the same weights as
+one that was never interrupted. Early stopping restores the best epoch's weights.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class TrainConfig:
+    """Settings of :func:`fit`; every model takes its own hyperparameters separately."""
+
+    epochs: int = 20
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    patience: int = 3
+    seed: int = 0
+    device: str = "auto"
+    checkpoint_dir: str | Path | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(f"epochs must be a positive integer, got {self.epochs!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr!r}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if not isinstance(self.patience, int) or self.patience < 1:
+            raise ValueError(f"patience must be a positive integer, got {self.patience!r}")
+        resolve_device(self.device)
+
+
+@dataclass
+class History:
+    """Per-epoch training loss, validation metric and time; the best epoch (0-based)."""
+
+    metric: str = "val"
+    mode: str = "min"
+    train_loss: list[float] = field(default_factory=list)
+    val_metric: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    best_epoch: int = -1
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.train_loss)
+
+    @property
+    def best_metric(self) -> float:
+        return self.val_metric[self.best_epoch] if self.best_epoch >= 0 else math.nan
+
+    def improved(self, value: float) -> bool:
+        if self.best_epoch < 0:
+            return True
+        best = self.best_metric
+        return value < best if self.mode == "min" else value > best
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "epoch": np.arange(1, self.epochs_run + 1),
+                "train_loss": self.train_loss,
+                self.metric: self.val_metric,
+                "seconds": self.seconds,
+            }
+        )
+
+
+def resolve_device(device: str = "auto"):
+    """``"auto"`` is CUDA when present, else CPU; anything else is passed to torch."""
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(f"unknown device {device!r}: {error}") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but CUDA is not available here")
+    return resolved
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    """Seed torch's global generators and return a numpy Generator from the same seed."""
+    import torch
+
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed)
+
+
+def shuffled_batches(
+    tensors: tuple, batch_size: int, rng: np.random.Generator, shuffle: bool = True
+) -> Iterable[tuple]:
+    """Yield tuples of aligned slices of ``tensors`` (first dimension), in a random order."""
+    import torch
+
+    n = len(tensors[0])
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    order = torch.as_tensor(order, device=tensors[0].device)
+    for start in range(0, n, batch_size):
+        index = order[start : start + batch_size]
+        yield tuple(t[index] for t in tensors)
+
+
+def fit(
+    model,
+    train_batches: Callable[[np.random.Generator, History], Iterable[Any]],
+    loss_fn: Callable[[Any, Any], Any],
+    validate: Callable[[Any], float],
+    config: TrainConfig,
+    *,
+    metric: str = "val_loss",
+    mode: str = "min",
+    optimizer: Callable[[Any], Any] | None = None,
+    scheduler: Callable[[Any], Any] | None = None,
+) -> History:
+    """Train ``model`` in place with early stopping; return its :class:`History`.
+
+    optimizer: builds the optimiser from the parameters (default Adam with config.lr and
+        config.weight_decay). scheduler: builds an epoch-wise LR scheduler from the optimiser
+        (e.g. ``lambda opt: CosineAnnealingLR(opt, T_max=15)``).
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+    device = resolve_device(config.device)
+    model.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the model has no trainable parameters")
+    opt = (optimizer or _default_optimizer(config))(params)
+    sched = scheduler(opt) if scheduler else None
+    history = History(metric=metric, mode=mode)
+    state = _TrainingState(model, opt, sched, history, config)
+    state.resume()
+
+    epochs = tqdm(
+        range(history.epochs_run, config.epochs),
+        desc=type(model).__name__,
+        disable=not config.progress,
+        initial=history.epochs_run,
+        total=config.epochs,
+    )
+    for epoch in epochs:
+        if state.waited >= config.patience:
+            break
+        started = time.perf_counter()
+        rng = seed_everything(_epoch_seed(config.seed, epoch))
+        model.train()
+        total, count = 0.0, 0
+        for batch_number, batch in enumerate(train_batches(rng, history)):
+            loss = loss_fn(model, batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"{type(model).__name__}: training loss became {loss.item()} at epoch "
+                    f"{epoch + 1}, batch {batch_number + 1}; lower the learning rate or "
+                    "check the inputs for NaN/Inf"
+                )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item()
+            count += 1
+        if count == 0:
+            raise ValueError("train_batches yielded no batch: is the training set empty?")
+        if sched is not None:
+            sched.step()
+        model.eval()
+        with torch.no_grad():
+            value = float(validate(model))
+        history.train_loss.append(total / count)
+        history.val_metric.append(value)
+        history.seconds.append(time.perf_counter() - started)
+        state.record(value)
+        epochs.set_postfix(loss=f"{total / count:.4f}", **{metric: f"{value:.4f}"})
+        state.save()
+    state.restore_best()
+    return history
+
+
+def _default_optimizer(config: TrainConfig):
+    import torch
+
+    return lambda params: torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+class _TrainingState:
+    """Best weights, patience and the on-disk checkpoint of one :func:`fit` call."""
+
+    def __init__(self, model, optimizer, scheduler, history: History, config: TrainConfig):
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.history, self.config = history, config
+        self.best_state = copy.deepcopy(model.state_dict())
+        self.waited = 0
+        directory = config.checkpoint_dir
+        self.path = Path(directory) / "checkpoint.pt" if directory is not None else None
+
+    def record(self, value: float) -> None:
+        if self.history.improved(value):
+            self.history.best_epoch = len(self.history.val_metric) - 1
+            self.best_state = copy.deepcopy(self.model.state_dict())
+            self.waited = 0
+        else:
+            self.waited += 1
+
+    def restore_best(self) -> None:
+        self.model.load_state_dict(self.best_state)
+
+    def save(self) -> None:
+        import torch
+
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "history": asdict(self.history),
+            "best_state": self.best_state,
+            "waited": self.waited,
+            "config": _fingerprint(self.config),
+        }
+        partial = self.path.with_suffix(".partial")
+        torch.save(payload, partial)
+        partial.replace(self.path)
+
+    def resume(self) -> None:
+        import torch
+
+        if self.path is None or not self.path.is_file():
+            return
+        payload = torch.load(self.path, map_location="cpu", weights_only=False)
+        if payload["config"] != _fingerprint(self.config):
+            raise ValueError(
+                f"checkpoint {self.path} was written with another configuration "
+                f"({payload['config']}); delete it or use another checkpoint_dir"
+            )
+        self.model.load_state_dict(payload["model"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        if self.scheduler is not None and payload["scheduler"] is not None:
+            self.scheduler.load_state_dict(payload["scheduler"])
+        for key, value in payload["history"].items():
+            setattr(self.history, key, value)
+        self.best_state = payload["best_state"]
+        self.waited = payload["waited"]
+
+
+def _fingerprint(config: TrainConfig) -> dict:
+    """The settings a checkpoint must agree on to be resumed (epochs may be raised)."""
+    kept = asdict(config)
+    for key in ("epochs", "checkpoint_dir", "progress", "device"):
+        kept.pop(key)
+    return kept
