@@ -1,0 +1,95 @@
+"""What every notebook shows around its results: the banner, checked parameters, tables.
+
+Notebooks call these so that each page states its dataset and profile, rejects a bad
+parameter before any work, shows the paper's figure beside ours, and records each
+number once with ``myst_nb.glue`` (the book cites it, the tests read it back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+KNOWN_DATASETS = (
+    "synthetic",
+    "ml-100k",
+    "ml-1m",
+    "ml-20m",
+    "ml-25m",
+    "ml-latest-small",
+    "amazon-fashion",
+)
+
+
+def check_parameters(values: Mapping[str, Any], rules: Mapping[str, Any]) -> None:
+    """Raise ValueError naming every parameter that breaks its rule.
+
+    A rule is a tuple/list of allowed values, a type, or a predicate
+    ``(callable, "what it must be")``.
+    """
+    problems = []
+    for name, rule in rules.items():
+        if name not in values:
+            problems.append(f"{name}: missing")
+            continue
+        value = values[name]
+        if isinstance(rule, (tuple, list)) and not (len(rule) == 2 and callable(rule[0])):
+            if value not in rule:
+                problems.append(f"{name}={value!r}: must be one of {list(rule)}")
+        elif isinstance(rule, type):
+            if not isinstance(value, rule) or isinstance(value, bool) and rule is not bool:
+                problems.append(f"{name}={value!r}: must be of type {rule.__name__}")
+        else:
+            predicate, meaning = rule
+            if not predicate(value):
+                problems.append(f"{name}={value!r}: must be {meaning}")
+    if problems:
+        raise ValueError("bad notebook parameters:\n  " + "\n  ".join(problems))
+
+
+def banner(dataset: str, profile: str, details: str = "") -> Any:
+    """A coloured box stating the dataset and profile a page ran on (IPython HTML)."""
+    from IPython.display import HTML
+
+    synthetic = dataset == "synthetic"
+    colour, note = (
+        (
+            "#fff3cd",
+            "synthetic stand-in data: these numbers check the pipeline; "
+            "they are not the reproduction",
+        )
+        if synthetic
+        else ("#d1ecf1", "real data")
+    )
+    text = f"<b>Dataset: <code>{dataset}</code> &middot; profile: <code>{profile}</code></b>"
+    text += f" &mdash; {note}." + (f"<br>{details}" if details else "")
+    style = f"background:{colour};border:1px solid #999;padding:8px 12px;border-radius:4px"
+    return HTML(f'<div class="mmrec-banner" style="{style}">{text}</div>')
+
+
+def paper_beside_ours(
+    ours: pd.DataFrame, paper: pd.DataFrame, label_ours: str = "ours", label_paper: str = "paper"
+) -> pd.DataFrame:
+    """Interleave two tables of the same shape column by column: (col, paper), (col, ours).
+
+    Rows are aligned by index; a cell the paper does not report is left empty (NaN).
+    """
+    columns = list(dict.fromkeys([*paper.columns, *ours.columns]))
+    index = list(dict.fromkeys([*ours.index, *paper.index]))
+    pieces = {}
+    for column in columns:
+        for label, table in ((label_paper, paper), (label_ours, ours)):
+            values = table[column] if column in table.columns else pd.Series(dtype=float)
+            pieces[(column, label)] = values.reindex(index)
+    return pd.DataFrame(pieces, index=index)
+
+
+def glue_all(prefix: str, values: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
+    """Record each value with ``myst_nb.glue`` as ``<prefix>_<name>`` (not displayed)."""
+    from myst_nb import glue
+
+    items = values.items() if isinstance(values, Mapping) else values
+    for name, value in items:
+        glue(f"{prefix}_{name}", value, display=False)
