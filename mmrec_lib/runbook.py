@@ -10,6 +10,7 @@ page shows (dataset and profile) and the environment page (versions, machine, co
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import platform
@@ -104,7 +105,12 @@ def execute_notebooks(
             print(f"[runbook] {notebook.name}: executing with {parameters}")
             partial = output.with_suffix(".partial.ipynb")
             papermill.execute_notebook(
-                notebook, partial, parameters=parameters, cwd=str(ROOT), progress_bar=False
+                notebook,
+                partial,
+                parameters=parameters,
+                cwd=str(ROOT),
+                kernel_name="python3",
+                progress_bar=False,
             )
             executed = nbformat.read(partial, as_version=4)
             executed.metadata[STAMP_KEY] = stamp
@@ -114,13 +120,35 @@ def execute_notebooks(
     return outputs
 
 
+def glued_values(executed: Path) -> dict:
+    """The values an executed notebook recorded with ``myst_nb.glue``, by name.
+
+    Plain literals (numbers, strings, lists) come back as Python values, anything else as
+    its text representation.
+    """
+    values = {}
+    for cell in json.loads(Path(executed).read_text())["cells"]:
+        for output in cell.get("outputs", []):
+            record = output.get("metadata", {}).get("scrapbook")
+            if not record:
+                continue
+            text = output["data"].get(record["mime_prefix"] + "text/plain", "")
+            try:
+                values[record["name"]] = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                values[record["name"]] = text
+    return values
+
+
 def write_generated_pages(profile_name: str, output_dir: Path = GENERATED_DIR) -> None:
     """The banner every page includes and the environment page of this build."""
     profile = load_profile(profile_name)
     output_dir.mkdir(parents=True, exist_ok=True)
     dataset = profile["common"].get("dataset", "?")
-    kind = "a **synthetic** stand-in, not the reproduction" if dataset == "synthetic" else (
-        "real data"
+    kind = (
+        "a **synthetic** stand-in, not the reproduction"
+        if dataset == "synthetic"
+        else ("real data")
     )
     (output_dir / "banner.md").write_text(
         f"```{{admonition}} Built with profile `{profile_name}` on dataset `{dataset}`\n"
@@ -150,8 +178,17 @@ def environment_facts(profile: dict) -> dict[str, str]:
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, "
         f"{_cpu_count()} cores, {platform.system()} {platform.release()}",
     }
-    for package in ("torch", "torchvision", "transformers", "xgboost-cpu", "scikit-learn",
-                    "pandas", "numpy", "papermill", "jupyter-book"):
+    for package in (
+        "torch",
+        "torchvision",
+        "transformers",
+        "xgboost-cpu",
+        "scikit-learn",
+        "pandas",
+        "numpy",
+        "papermill",
+        "jupyter-book",
+    ):
         try:
             facts[package] = version(package)
         except PackageNotFoundError:

@@ -33,3 +33,13 @@ def real_data_dir() -> Path:
             pytest.fail(message + " but MMREC_REQUIRE_REAL_DATA=1")
         pytest.skip(message)
     return path
+
+
+@pytest.fixture(scope="session")
+def executed_notebooks(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Every notebook executed once under the `smoke` profile: {stem: executed path}."""
+    from mmrec_lib.runbook import execute_notebooks, notebook_paths
+
+    output_dir = tmp_path_factory.mktemp("executed")
+    outputs = execute_notebooks("smoke", output_dir=output_dir, force=True)
+    return {path.stem: out for path, out in zip(notebook_paths(), outputs, strict=True)}

@@ -1,0 +1,83 @@
+"""Every notebook, found by glob, is committed clean and runs under papermill on tiny data."""
+
+import json
+import math
+
+import pytest
+
+from mmrec_lib.runbook import glued_values, load_profile, notebook_paths
+
+NOTEBOOKS = notebook_paths()
+# Bounds that any recorded metric must respect, by what its name says it is.
+BOUNDS = {
+    "rmse": (0.0, 4.0),
+    "mse": (0.0, 16.0),
+    "mae": (0.0, 4.0),
+    "ndcg": (0.0, 1.0),
+    "hr": (0.0, 1.0),
+    "hit": (0.0, 1.0),
+    "map": (0.0, 1.0),
+    "mrr": (0.0, 1.0),
+}
+
+
+def _code_cells(path):
+    return [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_committed_without_outputs_and_with_one_parameters_cell(notebook):
+    cells = _code_cells(notebook)
+    assert all(not c["outputs"] and c["execution_count"] is None for c in cells), (
+        f"{notebook.name} has outputs; outputs come from the book build"
+    )
+    tagged = [c for c in cells if "parameters" in c["metadata"].get("tags", [])]
+    assert len(tagged) == 1, f"{notebook.name} needs exactly one cell tagged 'parameters'"
+    metadata = json.loads(notebook.read_text())["metadata"]
+    assert metadata.get("kernelspec", {}).get("name") == "python3"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_defines_nothing_and_only_calls_the_library(notebook):
+    for cell in _code_cells(notebook):
+        source = "".join(cell["source"])
+        for line in source.splitlines():
+            stripped = line.lstrip()
+            assert not stripped.startswith(("def ", "class ", "async def ")), (
+                f"{notebook.name} defines code; move it into mmrec_lib:\n{line}"
+            )
+            assert "lambda" not in stripped, f"{notebook.name} has a lambda:\n{line}"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_has_its_parameters_in_every_profile(notebook):
+    for profile in ("smoke", "synthetic", "ml-100k", "paper"):
+        assert notebook.stem in load_profile(profile)["notebooks"], (
+            f"profiles/{profile}.yml has no parameters for {notebook.stem}"
+        )
+
+
+@pytest.mark.notebooks
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_and_records_sane_results(notebook, executed_notebooks):
+    executed = executed_notebooks[notebook.stem]
+    errors = [
+        output
+        for cell in json.loads(executed.read_text())["cells"]
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
+    ]
+    assert not errors, f"{notebook.name} raised: {errors[0].get('evalue')}"
+    values = glued_values(executed)
+    assert values, f"{notebook.name} records no results with glue"
+    for name, value in values.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            continue
+        assert math.isfinite(value), f"{notebook.name}: {name} = {value}"
+        words = name.lower().replace("@", "_").split("_")
+        for word, (low, high) in BOUNDS.items():
+            if word in words:
+                assert low <= value <= high, (
+                    f"{notebook.name}: {name} = {value} not in [{low}, {high}]"
+                )
