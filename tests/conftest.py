@@ -12,7 +12,12 @@ REQUIRE_REAL_DATA = os.environ.get("MMREC_REQUIRE_REAL_DATA") == "1"
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Tests never write into the user's cache; MMREC_TEST_CACHE_DIR keeps one across runs."""
+    """Tests never write into the user's cache nor download (MMREC_OFFLINE=1).
+
+    MMREC_TEST_CACHE_DIR keeps one cache across runs; tests of the download path serve
+    files from 127.0.0.1 and switch the offline guard off themselves.
+    """
+    os.environ["MMREC_OFFLINE"] = "1"
     kept = os.environ.get("MMREC_TEST_CACHE_DIR")
     path = Path(kept) if kept else tmp_path_factory.mktemp("mmrec-cache")
     os.environ["MMREC_CACHE_DIR"] = str(path)
