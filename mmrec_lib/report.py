@@ -26,8 +26,8 @@ KNOWN_DATASETS = (
 def check_parameters(values: Mapping[str, Any], rules: Mapping[str, Any]) -> None:
     """Raise ValueError naming every parameter that breaks its rule.
 
-    A rule is a tuple/list of allowed values, a type, or a predicate
-    ``(callable, "what it must be")``.
+    A rule is a tuple/list of allowed values, a ``range`` of allowed integers, a type, or
+    a predicate ``(callable, "what it must be")``.
     """
     problems = []
     for name, rule in rules.items():
@@ -35,7 +35,10 @@ def check_parameters(values: Mapping[str, Any], rules: Mapping[str, Any]) -> Non
             problems.append(f"{name}: missing")
             continue
         value = values[name]
-        if isinstance(rule, (tuple, list)) and not (len(rule) == 2 and callable(rule[0])):
+        if isinstance(rule, range):
+            if isinstance(value, bool) or not isinstance(value, int) or value not in rule:
+                problems.append(f"{name}={value!r}: must be an integer in {_describe(rule)}")
+        elif isinstance(rule, (tuple, list)) and not (len(rule) == 2 and callable(rule[0])):
             if value not in rule:
                 problems.append(f"{name}={value!r}: must be one of {list(rule)}")
         elif isinstance(rule, type):
@@ -47,6 +50,10 @@ def check_parameters(values: Mapping[str, Any], rules: Mapping[str, Any]) -> Non
                 problems.append(f"{name}={value!r}: must be {meaning}")
     if problems:
         raise ValueError("bad notebook parameters:\n  " + "\n  ".join(problems))
+
+
+def _describe(allowed: range) -> str:
+    return f"{allowed.start}..{allowed.stop - 1}" if allowed.step == 1 else str(allowed)
 
 
 def banner(dataset: str, profile: str, details: str = "") -> Any:

@@ -45,3 +45,10 @@ def test_paper_beside_ours_interleaves_and_leaves_unreported_cells_empty():
     ]
     assert table.loc["MF", ("MSE", "paper")] == 0.72 and table.loc["MF", ("MSE", "ours")] == 0.80
     assert np.isnan(table.loc["NN", ("RMSE", "ours")])
+
+
+def test_check_parameters_accepts_integer_ranges():
+    check_parameters({"k": 5}, {"k": range(1, 51)})
+    for bad in (0, 51, 2.5, True):
+        with pytest.raises(ValueError, match="integer in 1..50"):
+            check_parameters({"k": bad}, {"k": range(1, 51)})
