@@ -140,6 +140,31 @@ def glued_values(executed: Path) -> dict:
     return values
 
 
+README_BEGIN = "<!-- notebook parameters: begin (python -m mmrec_lib.runbook --readme) -->"
+README_END = "<!-- notebook parameters: end -->"
+
+
+def parameter_docs(notebooks: list[Path] | None = None) -> str:
+    """Markdown tables of every notebook's parameters, defaults and help comments.
+
+    The help text is the comment on the parameter's line, as ``papermill --help-notebook``
+    shows it; README.md carries this text between README_BEGIN and README_END.
+    """
+    import papermill
+
+    sections = []
+    for notebook in notebooks if notebooks is not None else notebook_paths():
+        rows = [
+            f"| `{name}` | `{spec['default']}` | {spec['help']} |"
+            for name, spec in papermill.inspect_notebook(str(notebook)).items()
+        ]
+        sections.append(
+            f"#### `notebooks/{notebook.name}`\n\n| parameter | default | meaning |\n"
+            "| --- | --- | --- |\n" + "\n".join(rows)
+        )
+    return "\n\n".join(sections)
+
+
 def write_generated_pages(profile_name: str, output_dir: Path = GENERATED_DIR) -> None:
     """The banner every page includes and the environment page of this build."""
     profile = load_profile(profile_name)
@@ -223,7 +248,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="synthetic", help=f"one of {available_profiles()}")
     parser.add_argument("--force", action="store_true", help="run even unchanged notebooks")
+    parser.add_argument(
+        "--readme", action="store_true", help="print the README's notebook-parameter tables"
+    )
     args = parser.parse_args(argv)
+    if args.readme:
+        print(parameter_docs())
+        return
     load_profile(args.profile)  # a bad name fails before any work
     write_generated_pages(args.profile)
     execute_notebooks(args.profile, force=args.force)

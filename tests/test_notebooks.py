@@ -81,3 +81,22 @@ def test_notebook_runs_and_records_sane_results(notebook, executed_notebooks):
                 assert low <= value <= high, (
                     f"{notebook.name}: {name} = {value} not in [{low}, {high}]"
                 )
+
+
+def test_readme_documents_every_notebook_parameter():
+    from mmrec_lib.runbook import README_BEGIN, README_END, ROOT, parameter_docs
+
+    readme = (ROOT / "README.md").read_text()
+    assert README_BEGIN in readme and README_END in readme
+    documented = readme.split(README_BEGIN)[1].split(README_END)[0].strip()
+    assert documented == parameter_docs().strip(), (
+        "README's notebook parameters are stale: paste `python -m mmrec_lib.runbook --readme`"
+    )
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_parameter_has_a_help_comment(notebook):
+    import papermill
+
+    for name, spec in papermill.inspect_notebook(str(notebook)).items():
+        assert spec["help"].strip(), f"{notebook.name}: parameter {name} has no '# help' comment"
