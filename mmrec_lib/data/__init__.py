@@ -47,11 +47,19 @@ def load_dataset(name: str, **kwargs) -> Dataset:
     return DATASETS[name](**kwargs)
 
 
+def load_notebook_dataset(name: str, synthetic_size: str = "small", seed: int = 0) -> Dataset:
+    """What a notebook's ``dataset`` parameter names; size and seed apply to ``synthetic`` only."""
+    if name == "synthetic":
+        return load_synthetic(size=synthetic_size, seed=seed)
+    return load_dataset(name)
+
+
 __all__ = [
     "DATASETS",
     "ChecksumError",
     "DataNotFoundError",
     "Dataset",
     "load_dataset",
+    "load_notebook_dataset",
     "load_tag_genome",
 ]

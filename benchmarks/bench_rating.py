@@ -1,0 +1,156 @@
+"""Seconds per epoch, peak memory and test RMSE of paper A's rating models (NN, MF, MF_NN, TSEM).
+
+Each model trains in a fresh process; its peak resident memory during training is read from
+Linux's ``VmHWM`` after resetting it just before training (``/proc/self/clear_refs``; torch
+allocates outside Python, so tracemalloc would miss it, and ``getrusage``'s ``ru_maxrss``
+is inherited from the parent). Text and poster features are encoded once, in the parent,
+and read from the feature cache.
+
+    MMREC_DATA_DIR=/work/shared/data .venv/bin/python benchmarks/bench_rating.py \\
+        --dataset ml-100k --epochs 20 --write-readme
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import platform
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from mmrec_lib.data import load_dataset
+from mmrec_lib.data.splits import ratio_split
+from mmrec_lib.rating_experiment import (
+    MODEL_LABELS,
+    MODEL_NAMES,
+    PAPER_TSEM_COSINE_T_MAX,
+    rating_inputs,
+    train_rating_model,
+)
+from mmrec_lib.training import TrainConfig
+
+README = Path(__file__).with_name("README.md")
+SECTION = "## Paper A rating models (`bench_rating.py`)"
+
+
+def _split(args: argparse.Namespace):
+    dataset = load_dataset(args.dataset)
+    return dataset, ratio_split(dataset.interactions, test_frac=0.2, val_frac=0.1, seed=args.seed)
+
+
+def _memory_mib(field: str) -> float:
+    """A memory field of /proc/self/status (VmRSS, VmHWM) in MiB; NaN off Linux."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return float("nan")
+    line = next(line for line in status.splitlines() if line.startswith(field + ":"))
+    return int(line.split()[1]) / 1024  # kB
+
+
+def _reset_peak_memory() -> None:
+    """Set VmHWM to the current RSS (Linux >= 4.0); a no-op where that is not allowed."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def _measure(name: str, args: argparse.Namespace) -> dict:
+    """Train one model (in a child process) and report its cost and test error."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    dataset, split = _split(args)
+    inputs = rating_inputs(dataset, split, [name])
+    before = _memory_mib("VmRSS")
+    _reset_peak_memory()
+    started = time.perf_counter()
+    result = train_rating_model(
+        name,
+        split,
+        inputs,
+        TrainConfig(epochs=args.epochs, lr=args.lr, patience=args.patience, progress=False),
+        batch_size=args.batch_size,
+        cosine_t_max=PAPER_TSEM_COSINE_T_MAX if name == "tsem" else None,
+    )
+    history = result.history
+    return {
+        "model": MODEL_LABELS[name],
+        "epochs run": history.epochs_run,
+        "s / epoch": sum(history.seconds) / history.epochs_run,
+        "total s": time.perf_counter() - started,
+        "RSS before training (MiB)": before,
+        "peak RSS in training (MiB)": _memory_mib("VmHWM"),
+        "parameters": result.n_parameters,
+        "test MSE": result.metrics["mse"],
+        "test RMSE": result.metrics["rmse"],
+        "hit rate (%)": 100 * result.metrics["hit_rate"],
+    }
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    """The table as Markdown: integers as integers, other numbers with three decimals."""
+    text = table.apply(
+        lambda column: column.map("{:,}".format if column.dtype.kind == "i" else "{:.3f}".format)
+    )
+    return text.to_markdown(colalign=("left", *["right"] * text.shape[1]), disable_numparse=True)
+
+
+def _write_section(table: pd.DataFrame, args: argparse.Namespace) -> None:
+    """Put (or replace) this benchmark's section in benchmarks/README.md."""
+    body = (
+        f"{SECTION}\n\n"
+        f"`{' '.join(['python', 'benchmarks/bench_rating.py', *sys.argv[1:]])}` on "
+        f"{platform.processor() or platform.machine()}, {args.threads} torch thread(s), "
+        f"{time.strftime('%Y-%m-%d')}. Dataset {args.dataset}, random 70/10/20 split "
+        f"(seed {args.seed}), batch {args.batch_size}, Adam lr {args.lr}, up to {args.epochs} "
+        f"epochs with early stopping (patience {args.patience}); TSEM with CosineAnnealingLR "
+        "(T_max 15). Seconds per epoch include the validation pass. Memory is the training "
+        "process's resident set (Linux VmRSS / VmHWM): before training (Python, torch, the "
+        "data and the cached features) and its peak during training. The machine was shared "
+        "with other jobs, so timings are indicative.\n\n"
+        f"{_markdown(table)}\n"
+    )
+    text = README.read_text() if README.exists() else "# Benchmarks\n"
+    start = text.find(SECTION)
+    if start >= 0:
+        end = text.find("\n## ", start + len(SECTION))
+        text = text[:start] + body + (text[end + 1 :] if end >= 0 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + body
+    README.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="ml-100k")
+    parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--patience", type=int, default=3)
+    parser.add_argument("--lr", type=float, default=0.005)
+    parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--write-readme", action="store_true")
+    args = parser.parse_args()
+
+    dataset, split = _split(args)
+    rating_inputs(dataset, split, args.models)  # encode text and posters once, into the cache
+    context = multiprocessing.get_context("spawn")
+    rows = []
+    for name in args.models:
+        with context.Pool(1) as pool:
+            rows.append(pool.apply(_measure, (name, args)))
+        print(rows[-1], flush=True)
+    table = pd.DataFrame(rows).set_index("model")
+    print(_markdown(table))
+    if args.write_readme:
+        _write_section(table, args)
+
+
+if __name__ == "__main__":
+    main()

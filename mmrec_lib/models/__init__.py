@@ -1,0 +1,1 @@
+"""Recommender models: rating prediction (paper A) in ``rating``, sequential (paper B)."""

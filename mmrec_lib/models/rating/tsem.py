@@ -1,0 +1,107 @@
+"""Paper A's proposed "Two Stage Encoder Model" (TSEM): an item encoder and a user encoder.
+
+Item encoder (paper A, section 8): one small MLP per item modality (tabular/genres, poster
+features, description features), their outputs concatenated and projected to ``dim``: the
+item vector v_i. There is no item-id embedding: items are known only through content.
+User encoder: a user-id embedding e_u of the same ``dim`` (256 / 512 in the paper).
+The dot product e_u·v_i is the interaction; the user's genre-frequency vector g_u
+(normalised to sum to one) joins AFTER the dot product, in a small head:
+
+    r̂(u, i) = μ + b_u + w·v_i + head([e_u·v_i, g_u])
+
+b_u (a user bias) and w·v_i (an item bias read from the item vector) are our additions,
+mirroring MF's biases. Poster and description features are fixed inputs from frozen
+pretrained encoders (cached); they are not fine-tuned. The loss is MSE plus an L2 penalty
+``reg`` on the batch's user embeddings, user biases and item vectors (penalising both sides
+of the dot product, as MF does, so that neither can grow to escape the penalty). Paper A
+trains it with CosineAnnealingLR (T_max = 15) and widens the training data once validation
+MSE reaches a threshold; both live in :mod:`mmrec_lib.rating_experiment`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from mmrec_lib.models.rating.data import feature_buffer
+from mmrec_lib.models.rating.nn import mlp
+
+
+class TSEM(nn.Module):
+    """Content item encoder · user embedding, with genre frequency after the dot product."""
+
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        item_features: Mapping[str, np.ndarray | torch.Tensor],
+        user_genre_frequency: np.ndarray | torch.Tensor,
+        dim: int = 64,
+        hidden: int = 128,
+        head_hidden: int = 32,
+        reg: float = 0.05,
+        dropout: float = 0.1,
+        global_mean: float = 0.0,
+    ):
+        super().__init__()
+        if not item_features:
+            raise ValueError("TSEM needs at least one item modality in item_features")
+        if n_users < 1 or dim < 1 or hidden < 1:
+            raise ValueError(f"need n_users, dim, hidden >= 1, got {n_users}, {dim}, {hidden}")
+        if reg < 0:
+            raise ValueError(f"reg must be >= 0, got {reg}")
+        self.reg = reg
+        self.modalities = list(item_features)
+        for name, matrix in item_features.items():
+            buffer = feature_buffer(matrix, f"item_features[{name!r}]", n_items)
+            self.register_buffer(f"item_{name}", buffer)
+        frequency = feature_buffer(user_genre_frequency, "user_genre_frequency", n_users)
+        if (frequency < 0).any():
+            raise ValueError("user_genre_frequency must be non-negative counts or shares")
+        frequency = frequency / frequency.sum(dim=1, keepdim=True).clamp(min=1e-12)
+        self.register_buffer("user_genre_frequency", frequency)
+        self.encoders = nn.ModuleDict(
+            {
+                name: mlp(getattr(self, f"item_{name}").shape[1], [hidden], hidden, dropout)
+                for name in self.modalities
+            }
+        )
+        self.projection = nn.Linear(hidden * len(self.modalities), dim)
+        self.item_bias = nn.Linear(dim, 1)
+        self.user_embedding = nn.Embedding(n_users, dim)
+        self.user_bias = nn.Embedding(n_users, 1)
+        self.head = mlp(1 + frequency.shape[1], [head_hidden], 1)
+        self.register_buffer("global_mean", torch.tensor(float(global_mean)))
+        nn.init.normal_(self.user_embedding.weight, std=0.1)
+        nn.init.zeros_(self.user_bias.weight)
+
+    def item_encoder(self, items: torch.Tensor) -> torch.Tensor:
+        """(batch, dim) item vectors v_i from the item's content alone."""
+        parts = [
+            encoder(getattr(self, f"item_{name}")[items]) for name, encoder in self.encoders.items()
+        ]
+        return self.projection(torch.relu(torch.cat(parts, dim=-1)))
+
+    def _predict(self, users: torch.Tensor, items: torch.Tensor):
+        item_vector = self.item_encoder(items)
+        user_vector = self.user_embedding(users)
+        dot = (user_vector * item_vector).sum(-1, keepdim=True)
+        head = self.head(torch.cat([dot, self.user_genre_frequency[users]], dim=-1))
+        biases = self.user_bias(users) + self.item_bias(item_vector)
+        squares = (
+            user_vector.pow(2).sum(-1)
+            + item_vector.pow(2).sum(-1)
+            + self.user_bias(users).squeeze(-1).pow(2)
+        )
+        return self.global_mean + (biases + head).squeeze(-1), squares.mean()
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        return self._predict(users, items)[0]
+
+    def loss(self, users: torch.Tensor, items: torch.Tensor, ratings: torch.Tensor):
+        """Training objective: MSE + reg × (|e_u|² + |v_i|² + b_u²) averaged over the batch."""
+        predicted, squares = self._predict(users, items)
+        return nn.functional.mse_loss(predicted, ratings) + self.reg * squares
