@@ -1,0 +1,169 @@
+"""SASRec (Kang & McAuley 2018): self-attentive sequential recommendation.
+
+Input of position t: item embedding (scaled by sqrt(d)) + learned positional embedding
+(+ the auxiliary embedding k_v of paper B's SASRec+, see :mod:`.aux`), dropout, padding
+zeroed. Then ``n_blocks`` causal blocks, each
+    Q = LayerNorm(H);  H = Q + SelfAttention(Q, H, H)   (position t sees positions <= t)
+    H = LayerNorm(H);  H = H + FFN(H),  FFN = Linear -> ReLU -> Dropout -> Linear -> Dropout
+and a final LayerNorm. The item at position t + 1 is scored by r = <F_t, M_j> with the
+*shared* item embeddings M. Training follows the original: at every position, binary
+cross-entropy of the true next item against one sampled unseen item (``loss="bce"``);
+``loss="ce"`` uses a softmax over all items instead. One attention head by default (h = 1).
+Histories are left-padded with 0; a padding key is hidden from every query but itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from mmrec_lib.data.splits import PADDING_ITEM, SequenceSplit
+from mmrec_lib.models.sequential._common import (
+    as_long,
+    device_of,
+    require_positive,
+    require_probability,
+)
+from mmrec_lib.models.sequential.auxiliary import AuxiliaryEmbedding
+from mmrec_lib.models.sequential.training_data import next_item_targets, sample_unseen
+
+LOSSES = ("bce", "ce")
+
+
+class CausalBlock(nn.Module):
+    """One SASRec block: causal self-attention and a point-wise ReLU FFN, pre-norm residual."""
+
+    def __init__(self, d: int, n_heads: int, dropout: float) -> None:
+        super().__init__()
+        self.attention_norm = nn.LayerNorm(d, eps=1e-8)
+        self.attention = nn.MultiheadAttention(d, n_heads, dropout=dropout, batch_first=True)
+        self.ffn_norm = nn.LayerNorm(d, eps=1e-8)
+        self.ffn = nn.Sequential(
+            nn.Linear(d, d), nn.ReLU(), nn.Dropout(dropout), nn.Linear(d, d), nn.Dropout(dropout)
+        )
+
+    def forward(self, h: torch.Tensor, blocked: torch.Tensor, need_weights: bool = False):
+        q = self.attention_norm(h)
+        attended, weights = self.attention(
+            q, h, h, attn_mask=blocked, need_weights=need_weights, average_attn_weights=False
+        )
+        h = self.ffn_norm(q + attended)
+        return h + self.ffn(h), weights
+
+
+class SASRec(nn.Module):
+    """SASRec; with ``aux_features`` ((n_items + 1, d_aux), row 0 zeros) it is SASRec+."""
+
+    def __init__(
+        self,
+        n_items: int,
+        max_len: int = 50,
+        d: int = 50,
+        n_blocks: int = 2,
+        n_heads: int = 1,
+        dropout: float = 0.2,
+        loss: str = "bce",
+        aux_features: Any = None,
+    ) -> None:
+        super().__init__()
+        require_positive(n_items=n_items, max_len=max_len, d=d, n_blocks=n_blocks, n_heads=n_heads)
+        require_probability(dropout=dropout)
+        if d % n_heads:
+            raise ValueError(f"d={d} must be divisible by n_heads={n_heads}")
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        self.n_items, self.max_len, self.n_heads, self.loss_kind = n_items, max_len, n_heads, loss
+        self.item = nn.Embedding(n_items + 1, d, padding_idx=PADDING_ITEM)
+        self.position = nn.Embedding(max_len, d)
+        self.aux = None if aux_features is None else AuxiliaryEmbedding(aux_features, d)
+        if self.aux is not None and self.aux.features.shape[0] != n_items + 1:
+            raise ValueError(
+                f"aux_features has {self.aux.features.shape[0]} rows; need n_items + 1 = "
+                f"{n_items + 1} (row 0 = padding)"
+            )
+        self.input_dropout = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(CausalBlock(d, n_heads, dropout) for _ in range(n_blocks))
+        self.final_norm = nn.LayerNorm(d, eps=1e-8)
+        for embedding in (self.item, self.position):  # as the reference code: Xavier normal
+            nn.init.xavier_normal_(embedding.weight)
+        with torch.no_grad():
+            self.item.weight[PADDING_ITEM].zero_()
+
+    def encode(
+        self, histories: torch.Tensor, need_weights: bool = False
+    ) -> tuple[torch.Tensor, list]:
+        """(batch, L, d) representation F_t of every position, and per-block attention maps."""
+        histories = histories[:, -self.max_len :]
+        length = histories.shape[1]
+        positions = torch.arange(self.max_len - length, self.max_len, device=histories.device)
+        h = self.item(histories) * math.sqrt(self.item.embedding_dim) + self.position(positions)
+        if self.aux is not None:
+            h = h + self.aux(histories)
+        keep = (histories != PADDING_ITEM).unsqueeze(-1)
+        h = self.input_dropout(h) * keep
+        blocked = self._blocked(histories)
+        maps = []
+        for block in self.blocks:
+            h, weights = block(h, blocked, need_weights)
+            h = h * keep
+            maps.append(weights)
+        return self.final_norm(h), maps
+
+    def _blocked(self, histories: torch.Tensor) -> torch.Tensor:
+        """(batch * heads, L, L) True where query t may not attend to key s: s > t, or s pad."""
+        length = histories.shape[1]
+        ones = torch.ones(length, length, dtype=torch.bool, device=histories.device)
+        future = torch.triu(ones, diagonal=1)
+        padding_key = (histories == PADDING_ITEM).unsqueeze(1) & ~torch.eye(
+            length, dtype=torch.bool, device=histories.device
+        )
+        return (future | padding_key).repeat_interleave(self.n_heads, dim=0)
+
+    def attention_maps(self, histories: torch.Tensor) -> list[torch.Tensor]:
+        """Per block, (batch, heads, L, L) attention weights (rows sum to 1 over keys)."""
+        return self.encode(histories, need_weights=True)[1]
+
+    def training_batches(
+        self, split: SequenceSplit, rng: np.random.Generator, batch_size: int = 128
+    ) -> Iterator[tuple]:
+        """(inputs, next items, sampled negatives) for the users with >= 2 training items."""
+        inputs, targets = next_item_targets(split, self.max_len)
+        users = np.flatnonzero(split.train_lengths >= 2)
+        seen = split.seen_matrix() if self.loss_kind == "bce" else None
+        device = device_of(self)
+        order = users[rng.permutation(len(users))]
+        for start in range(0, len(order), batch_size):
+            chosen = order[start : start + batch_size]
+            batch = [inputs[chosen], targets[chosen]]
+            if seen is not None:
+                batch.append(sample_unseen(seen, chosen, (self.max_len,), rng))
+            yield tuple(as_long(a, device) for a in batch)
+
+    def loss(self, batch: tuple) -> torch.Tensor:
+        inputs, targets = batch[:2]
+        features, _ = self.encode(inputs)
+        valid = targets != PADDING_ITEM
+        if self.loss_kind == "ce":
+            logits = features[valid] @ self.item.weight.T
+            logits[:, PADDING_ITEM] = -torch.inf
+            return F.cross_entropy(logits, targets[valid])
+        positive = (features * self.item(targets)).sum(-1)[valid]
+        negative = (features * self.item(batch[2])).sum(-1)[valid]
+        return F.binary_cross_entropy_with_logits(
+            positive, torch.ones_like(positive)
+        ) + F.binary_cross_entropy_with_logits(negative, torch.zeros_like(negative))
+
+    def score(self, histories: torch.Tensor, candidates: torch.Tensor, users: Any = None):
+        """(n, C) scores of candidate items as the next item after each history."""
+        last = self.encode(histories)[0][:, -1]
+        return (self.item(candidates) @ last.unsqueeze(-1)).squeeze(-1)
+
+    def score_all(self, histories: torch.Tensor, users: Any = None) -> torch.Tensor:
+        """(n, n_items + 1) scores of every item index (column 0 is padding)."""
+        return self.encode(histories)[0][:, -1] @ self.item.weight.T
