@@ -76,7 +76,9 @@ def test_notebook_runs_and_records_sane_results(notebook, executed_notebooks):
             continue
         assert math.isfinite(value), f"{notebook.name}: {name} = {value}"
         words = name.lower().replace("@", "_").split("_")
+        scale = 100.0 if "pct" in words else 1.0  # a *_pct value is a percentage
         for word, (low, high) in BOUNDS.items():
+            low, high = low * scale, high * scale
             if word in words:
                 assert low <= value <= high, (
                     f"{notebook.name}: {name} = {value} not in [{low}, {high}]"
