@@ -2,7 +2,7 @@
 
 Input of position t: item embedding (scaled by sqrt(d) and Xavier-initialised as in SASRec;
 the original uses N(0, 0.02) without scaling, which learned far more slowly here) + learned
-positional embedding (+ an auxiliary embedding, see :mod:`.aux`: keywords for KeBERT4Rec,
+positional embedding (+ an auxiliary embedding, see :mod:`.auxiliary`: keywords for KeBERT4Rec,
 fused features for paper B's BERT4Rec+), then LayerNorm and dropout. ``n_blocks``
 bidirectional post-norm blocks
     H = LayerNorm(H + Dropout(MultiHead(H)));  H = LayerNorm(H + Dropout(FFN(H)))

@@ -1,7 +1,7 @@
 """SASRec (Kang & McAuley 2018): self-attentive sequential recommendation.
 
 Input of position t: item embedding (scaled by sqrt(d)) + learned positional embedding
-(+ the auxiliary embedding k_v of paper B's SASRec+, see :mod:`.aux`), dropout, padding
+(+ the auxiliary embedding k_v of paper B's SASRec+, see :mod:`.auxiliary`), dropout, padding
 zeroed. Then ``n_blocks`` causal blocks, each
     Q = LayerNorm(H);  H = Q + SelfAttention(Q, H, H)   (position t sees positions <= t)
     H = LayerNorm(H);  H = H + FFN(H),  FFN = Linear -> ReLU -> Dropout -> Linear -> Dropout
