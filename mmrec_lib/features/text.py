@@ -16,7 +16,6 @@ configuration does, so it matches ``SentenceTransformer(path).encode``.
 from __future__ import annotations
 
 import functools
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,7 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from mmrec_lib.features.cache import cache_key, cached_arrays, hash_texts, package_version
+from mmrec_lib.features.hub import hub_offline, online_only_error
 from mmrec_lib.features.item_features import ItemFeatures
+from mmrec_lib.training import resolve_device
 
 OUTPUTS = ("pooled", "last_hidden")
 PAPER_A_MAX_LENGTH = 64
@@ -151,30 +152,6 @@ TEXT_ENCODERS: dict[str, TextEncoder] = {
     "distilbert-base-cased": TextEncoder("distilbert-base-cased", "transformers", 768),
     "data2vec-text": TextEncoder("facebook/data2vec-text-base", "transformers", 768),
 }
-
-
-def hub_offline() -> bool:
-    """True when ``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE`` is set (read at call time)."""
-    flags = (os.environ.get(name, "") for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
-    return any(flag.strip().lower() in {"1", "true", "yes", "on"} for flag in flags)
-
-
-def resolve_device(device: str) -> str:
-    """``"auto"`` becomes ``"cuda"`` when a GPU is available, else ``"cpu"``."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def online_only_error(encoder: str, source: str, default: str) -> RuntimeError:
-    """The error for an encoder whose weights must be downloaded but cannot be."""
-    return RuntimeError(
-        f"encoder {encoder!r} ({source}) could not be loaded: its weights are downloaded at "
-        f"first use, so it needs internet access or an already filled cache. "
-        f"{default!r} ships with its package and works offline."
-    )
 
 
 def _text_encoder(encoder: str) -> TextEncoder:
