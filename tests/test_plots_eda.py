@@ -13,8 +13,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from mmrec_lib.data import load_dataset  # noqa: E402
+from mmrec_lib.data.selection import primary_genre  # noqa: E402
 from mmrec_lib.plots import eda  # noqa: E402
-from mmrec_lib.similarity import primary_genre  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -9,17 +9,14 @@ import pytest
 
 from mmrec_lib.data import load_dataset
 from mmrec_lib.data.dataset import Dataset
+from mmrec_lib.data.selection import primary_genre
 from mmrec_lib.features import ItemFeatures
 from mmrec_lib.similarity import (
-    find_items,
     genre_agreement,
     genre_agreement_table,
     items_with_all,
-    most_rated,
     nearest_items,
     neighbour_titles,
-    primary_genre,
-    restrict_items,
     with_titles,
 )
 
@@ -92,55 +89,11 @@ def test_titles_attached_and_side_by_side(hand_built):
     assert side.loc[("Ten", 1)].tolist() == ["Twenty (0.71)", "Twenty (0.71)"]
 
 
-def test_most_rated_orders_by_count_then_id():
-    interactions = pd.DataFrame({"item": [5, 5, 3, 3, 9, 1, 1, 1]})
-    assert most_rated(interactions).tolist() == [1, 3, 5, 9]
-    assert most_rated(interactions, 2).tolist() == [1, 3]
-    assert most_rated(interactions, 2, among=[9, 5, 42]).tolist() == [5, 9]
-
-
 def test_items_with_all_modalities_and_a_label(hand_built):
     other = ItemFeatures(np.array([30, 20, 10, 70]), np.ones((4, 2)), "other", [1, 1, 0, 1])
     labels = pd.Series({20: "x", 30: None, 40: "y", 10: "z"})
     assert items_with_all({"toy": hand_built, "other": other}).tolist() == [20, 30]
     assert items_with_all({"toy": hand_built, "other": other}, labels).tolist() == [20]
-
-
-def test_find_items_exact_substring_and_errors():
-    items = pd.DataFrame(
-        {"title": ["Star Wars (1977)", "Star Trek (1979)", "Alien (1979)", "Aliens (1986)"]},
-        index=[50, 60, 70, 80],
-    )
-    assert find_items(["Alien (1979)", "star wars"], items) == [70, 50]
-    with pytest.raises(ValueError, match="several items"):
-        find_items(["Star"], items)
-    with pytest.raises(ValueError, match="no item.*Star Wars"):
-        find_items(["Star Warz (1977)"], items)
-
-
-def test_primary_genre_is_the_rarest_genre_or_the_planted_one(tiny):
-    items = pd.DataFrame(
-        {"title": list("abcd"), "year": [2000] * 4,
-         "genres": [["Drama", "Horror"], ["Drama"], ["Comedy", "Drama"], []]},
-        index=[1, 2, 3, 4],
-    )  # fmt: skip
-    interactions = pd.DataFrame({"user": [1], "item": [1], "rating": [4.0], "timestamp": [0]})
-    dataset = Dataset("toy", interactions, items, pd.DataFrame(), ["Comedy", "Drama", "Horror"])
-    # Comedy and Horror appear once each (tie -> vocabulary order), Drama three times.
-    assert primary_genre(dataset).to_dict() == {1: "Horror", 2: "Drama", 3: "Comedy"}
-    planted = tiny.extras["planted"]["item_primary_genre"]
-    assert primary_genre(tiny).equals(planted.rename("genre"))
-
-
-def test_restrict_items_keeps_their_interactions(tiny):
-    kept = most_rated(tiny.interactions, 10)
-    small = restrict_items(tiny, kept)
-    assert small.items.index.tolist() == kept.tolist()
-    assert set(small.interactions["item"]) == set(kept)
-    expected = tiny.interactions["item"].isin(kept).sum()
-    assert len(small.interactions) == expected
-    with pytest.raises(ValueError, match="unknown item ids"):
-        restrict_items(tiny, [10_000])
 
 
 def test_genre_agreement_on_separated_clusters():

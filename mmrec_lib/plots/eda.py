@@ -146,7 +146,7 @@ def genre_posters(
 ) -> list[tuple[str, str, object]]:
     """(genre, title, PIL image) triples: ``per_genre`` readable posters of each genre.
 
-    labels: one genre per item id (e.g. :func:`mmrec_lib.similarity.primary_genre`); genres
+    labels: one genre per item id (e.g. :func:`mmrec_lib.data.selection.primary_genre`); genres
     default to all labels, most common first. Posters are drawn at random (seeded) among
     the genre's items; a genre without a readable poster is skipped.
     """
