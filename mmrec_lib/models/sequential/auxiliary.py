@@ -5,6 +5,10 @@ BERT4Rec+, or the multi-hot keyword/genre vector of KeBERT4Rec); a linear layer 
 the model size: k_v = W x_v + b. The input of position t is then e_v + p_t + k_v.
 Padding (item 0) and any token without a feature row (BERT4Rec's [MASK]) get k = 0, so a
 masked item's features never leak into the input.
+
+The projection is applied to the whole feature table once per call and the rows are then
+gathered (W x_v for all items, then pick), which is the same result as projecting each
+position's row but touches n_items x d_aux numbers instead of batch x length x d_aux.
 """
 
 from __future__ import annotations
@@ -36,5 +40,5 @@ class AuxiliaryEmbedding(nn.Module):
     def forward(self, items: torch.Tensor) -> torch.Tensor:
         n_rows = self.features.shape[0]
         known = (items > 0) & (items < n_rows)
-        rows = self.features[items.clamp(max=n_rows - 1)]
-        return self.project(rows) * known.unsqueeze(-1)
+        projected = self.project(self.features)
+        return projected[items.clamp(max=n_rows - 1)] * known.unsqueeze(-1)
