@@ -6,7 +6,9 @@ A model is trained by :func:`fit` from three plain functions the caller supplies
   ``history`` lets a schedule such as TSEM's progressive data depend on progress so far);
 - ``loss_fn(model, batch)`` returns the scalar training loss of a batch;
 - ``validate(model)`` returns the validation metric (lower is better when ``mode="min"``,
-  e.g. MSE; higher when ``mode="max"``, e.g. NDCG@10).
+  e.g. MSE; higher when ``mode="max"``, e.g. NDCG@10); ``None`` trains for exactly
+  ``config.epochs`` epochs and keeps the last weights (e.g. a refit on train + validation
+  for an epoch count chosen earlier), recording NaN as the metric.
 
 Each epoch draws its randomness (shuffling, dropout) from generators seeded with
 ``(seed, epoch)``, and a checkpoint is written after every epoch, so a run that is
@@ -132,7 +134,7 @@ def fit(
     model,
     train_batches: Callable[[np.random.Generator, History], Iterable[Any]],
     loss_fn: Callable[[Any, Any], Any],
-    validate: Callable[[Any], float],
+    validate: Callable[[Any], float] | None,
     config: TrainConfig,
     *,
     metric: str = "val_loss",
@@ -195,7 +197,7 @@ def fit(
             sched.step()
         model.eval()
         with torch.no_grad():
-            value = float(validate(model))
+            value = math.nan if validate is None else float(validate(model))
         history.train_loss.append(total / count)
         history.val_metric.append(value)
         history.seconds.append(time.perf_counter() - started)
@@ -228,7 +230,7 @@ class _TrainingState:
         self.path = Path(directory) / "checkpoint.pt" if directory is not None else None
 
     def record(self, value: float) -> None:
-        if self.history.improved(value):
+        if math.isnan(value) or self.history.improved(value):
             self.history.best_epoch = len(self.history.val_metric) - 1
             self.best_state = copy.deepcopy(self.model.state_dict())
             self.waited = 0

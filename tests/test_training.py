@@ -123,3 +123,28 @@ def test_auto_device_is_cuda_only_when_present():
 def test_history_improvement_follows_the_mode():
     history = History(mode="max", val_metric=[0.5], best_epoch=0)
     assert history.improved(0.6) and not history.improved(0.4)
+
+
+def test_without_validation_every_epoch_runs_and_the_last_weights_stay():
+    x, y = _regression_problem()
+    config = TrainConfig(epochs=6, lr=0.5, patience=1, progress=False)  # bouncing loss
+
+    def run(validate):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(4, 1)
+        history = fit(
+            model,
+            lambda rng, h: shuffled_batches((x, y), 32, rng),
+            lambda m, b: torch.nn.functional.mse_loss(m(b[0]).squeeze(-1), b[1]),
+            validate,
+            config,
+        )
+        return model, history
+
+    model, history = run(None)
+    assert history.epochs_run == 6 and history.best_epoch == 5
+    assert np.isnan(history.val_metric).all()
+    # the same run with a metric that improves every epoch ends on the same weights
+    countdown = iter(range(100, 0, -1))
+    reference, _ = run(lambda m: next(countdown))
+    assert torch.equal(model.weight, reference.weight)
