@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mmrec_lib.data.splits import RatingSplit, kcore
+from mmrec_lib.data.splits import RatingSplit, kcore, ratio_split
 from mmrec_lib.metrics.rating import hit_rate, mae, mse, rmse
 from mmrec_lib.models.rating.data import RatingIndex, multi_hot, rating_tensors
 from mmrec_lib.training import History, TrainConfig, resolve_device
@@ -40,6 +40,10 @@ FINE_TUNABLE = ("poster", "description")
 """TSEM's modalities whose encoders ``encoders="fine-tune"`` trains with the model."""
 PAPER_TSEM_COSINE_T_MAX = 15
 PAPER_A_MIN_USER_RATINGS = 1000
+TEST_SHARE = 0.2
+VALIDATION_SHARE = 0.08
+"""Our evaluation split: a random 80/20 train/test split, with a tenth of the 80 % (8 % of
+all rows) held out as validation for early stopping: 72/8/20."""
 
 # Paper A, section 9 (Table 9): MSE, RMSE, hit rate (%) of its four models, plus the rows it
 # quotes from the literature, and Surprise's published ML-100K benchmark (5-fold CV).
@@ -137,6 +141,12 @@ class RatingResult:
     @property
     def label(self) -> str:
         return MODEL_LABELS[self.model]
+
+
+def rating_split(interactions: pd.DataFrame, seed: int = 0) -> RatingSplit:
+    """The random 72/8/20 train/validation/test split (:data:`TEST_SHARE`,
+    :data:`VALIDATION_SHARE`) every rating experiment here uses."""
+    return ratio_split(interactions, test_frac=TEST_SHARE, val_frac=VALIDATION_SHARE, seed=seed)
 
 
 def active_user_summary(interactions: pd.DataFrame, thresholds: Iterable[int]) -> pd.DataFrame:
@@ -237,18 +247,19 @@ def train_rating_model(
     model_kwargs: Mapping | None = None,
     cosine_t_max: int | None = None,
     progressive: ProgressiveData | None = None,
-    threads: int | None = None,
     backbone_lr_scale: float = 0.1,
+    refit: bool = False,
 ) -> RatingResult:
     """Train model ``name`` on ``split.train`` (early stopping on validation MSE); test it.
 
     cosine_t_max: CosineAnnealingLR period in epochs (paper A uses 15 for TSEM); None keeps
     the learning rate constant. progressive: paper A's widening data schedule (None: all rows
     every epoch). With ``config.checkpoint_dir`` the checkpoint goes to ``<dir>/<name>``.
-    threads: torch's CPU threads while this model trains (restored afterwards); 1 is much
-    faster for these small models on a busy 2-core machine. None leaves torch's setting.
     backbone_lr_scale: the fine-tuned towers' networks (``inputs.fine_tuned``) learn at
     ``config.lr * backbone_lr_scale``, the rest of the model at ``config.lr``.
+    refit: after early stopping has chosen the number of epochs, train a fresh model (same
+    seed) on the training and validation rows together for that many epochs, all rows every
+    epoch, and test that one; the returned history stays the selection run's.
     """
     import torch
 
@@ -262,8 +273,6 @@ def train_rating_model(
             raise ValueError(f"split.{part} is empty; {name} needs rows in train, val and test")
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    if threads is not None and threads < 1:
-        raise ValueError(f"threads must be a positive integer or None, got {threads}")
     if not backbone_lr_scale > 0:
         raise ValueError(f"backbone_lr_scale must be positive, got {backbone_lr_scale}")
     towers = inputs.fine_tuned if name == "tsem" else {}
@@ -277,49 +286,58 @@ def train_rating_model(
         for frame in (split.train, split.val, split.test)
     )
     low, high = float(train[2].min()), float(train[2].max())
-    torch.manual_seed(config.seed)
-    model = build_rating_model(
-        name, **_model_inputs(name, inputs, float(train[2].mean())), **(model_kwargs or {})
-    )
     subset = None if progressive is None else torch.as_tensor(progressive.rows(len(train[0])))
 
-    def train_batches(rng: np.random.Generator, history: History):
-        rows = train
-        if subset is not None and not progressive.widened(history):
-            rows = tuple(t[subset.to(device)] for t in train)
-        return shuffled_batches(rows, batch_size, rng)
+    def batches_of(rows: tuple, subset: torch.Tensor | None = None):
+        def train_batches(rng: np.random.Generator, history: History):
+            chosen = rows
+            if subset is not None and not progressive.widened(history):
+                chosen = tuple(t[subset.to(device)] for t in rows)
+            return shuffled_batches(chosen, batch_size, rng)
+
+        return train_batches
 
     def validate(model) -> float:
         return mse(_predict(model, val, low, high), val[2].cpu().numpy())
 
-    def optimizer(params):
-        groups = backbone_parameter_groups(model, params, config.lr, backbone_lr_scale)
-        return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
-
-    scheduler = None
-    if cosine_t_max is not None:
-        scheduler = lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(  # noqa: E731
-            opt, T_max=cosine_t_max
+    def train_from_scratch(rows: tuple, batches, validate, run_config: TrainConfig):
+        torch.manual_seed(run_config.seed)
+        model = build_rating_model(
+            name, **_model_inputs(name, inputs, float(rows[2].mean())), **(model_kwargs or {})
         )
-    if config.checkpoint_dir is not None:
-        config = dataclasses.replace(config, checkpoint_dir=f"{config.checkpoint_dir}/{name}")
-    started = time.perf_counter()
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(threads or previous_threads)
-    try:
+
+        def optimizer(params):
+            groups = backbone_parameter_groups(model, params, run_config.lr, backbone_lr_scale)
+            return torch.optim.Adam(groups, lr=run_config.lr, weight_decay=config.weight_decay)
+
+        scheduler = None
+        if cosine_t_max is not None:
+            scheduler = lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(  # noqa: E731
+                opt, T_max=cosine_t_max
+            )
         history = fit(
             model,
-            train_batches,
+            batches,
             lambda m, batch: m.loss(*batch),
             validate,
-            config,
+            run_config,
             metric="val_mse",
             optimizer=optimizer,
             scheduler=scheduler,
         )
-        predictions = _predict(model, test, low, high)
-    finally:
-        torch.set_num_threads(previous_threads)
+        return model, history
+
+    started = time.perf_counter()
+    model, history = train_from_scratch(
+        train, batches_of(train, subset), validate, _checkpoint_in(config, name)
+    )
+    if refit:
+        both = tuple(torch.cat(parts) for parts in zip(train, val, strict=True))
+        refit_config = dataclasses.replace(
+            _checkpoint_in(config, f"{name}-refit"), epochs=history.best_epoch + 1
+        )
+        model, _ = train_from_scratch(both, batches_of(both), None, refit_config)
+    predictions = _predict(model, test, low, high)
     actual = test[2].cpu().numpy()
     return RatingResult(
         model=name,
@@ -336,6 +354,13 @@ def train_rating_model(
     )
 
 
+def _checkpoint_in(config: TrainConfig, folder: str) -> TrainConfig:
+    """``config`` with its checkpoints in ``<checkpoint_dir>/<folder>`` (if it has any)."""
+    if config.checkpoint_dir is None:
+        return config
+    return dataclasses.replace(config, checkpoint_dir=f"{config.checkpoint_dir}/{folder}")
+
+
 def train_paper_models(
     names: Sequence[str],
     split: RatingSplit,
@@ -345,12 +370,14 @@ def train_paper_models(
     batch_size: int = 1024,
     model_kwargs: Mapping[str, Mapping] | None = None,
     progressive: ProgressiveData | None = None,
-    threads: int | None = None,
+    **training,
 ) -> list[RatingResult]:
     """Train each model of ``names`` as paper A does: TSEM with CosineAnnealingLR(T_max=15)
     and the progressive data schedule (when given); the others with a constant rate.
 
-    model_kwargs: per model name, its hyperparameters (e.g. ``{"tsem": {"dim": 256}}``).
+    model_kwargs: per model name, its hyperparameters (e.g. ``{"tsem": {"dim": 256}}``);
+    training: further arguments of :func:`train_rating_model` for every model (``refit``,
+    ``backbone_lr_scale``).
     """
     _check_names(names)
     settings = model_kwargs or {}
@@ -364,7 +391,7 @@ def train_paper_models(
             model_kwargs=settings.get(name),
             cosine_t_max=PAPER_TSEM_COSINE_T_MAX if name == "tsem" else None,
             progressive=progressive if name == "tsem" else None,
-            threads=threads,
+            **training,
         )
         for name in names
     ]

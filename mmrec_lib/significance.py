@@ -93,16 +93,21 @@ def rating_config(
     hyperparameters: dict | None = None,
     encoders: dict | None = None,
 ) -> dict:
-    """A run config for :func:`train_rating`: paper A's rating model on a 70/10/20 split
-    (``ratio_split`` with ``split_seed``) of the users with >= min_user_ratings ratings."""
-    from mmrec_lib.rating_experiment import MODEL_NAMES
+    """A run config for :func:`train_rating`: paper A's rating model on the 72/8/20 split
+    (``rating_split`` with ``split_seed``) of the users with >= min_user_ratings ratings."""
+    from mmrec_lib.rating_experiment import MODEL_NAMES, TEST_SHARE, VALIDATION_SHARE
 
     if model not in MODEL_NAMES:
         raise ValueError(f"model must be one of {MODEL_NAMES}, got {model!r}")
     return {
         "kind": "rating",
         "dataset": dict(dataset),
-        "split": {"seed": split_seed, "min_user_ratings": min_user_ratings},
+        "split": {
+            "seed": split_seed,
+            "min_user_ratings": min_user_ratings,
+            "test_share": TEST_SHARE,
+            "validation_share": VALIDATION_SHARE,
+        },
         "model": model,
         "train": {"epochs": 20, "lr": 0.005, "patience": 3, **(train or {}), "seed": seed},
         "hyperparameters": dict(hyperparameters or {}),
@@ -119,14 +124,18 @@ def train_rating(config: dict) -> RunRecord:
     """Train one paper-A model (``train_paper_models``: TSEM with its cosine schedule);
     metrics mse/rmse/mae/hit_rate, and the squared error of every test row."""
     from mmrec_lib.data import load_dataset
-    from mmrec_lib.data.splits import ratio_split
-    from mmrec_lib.rating_experiment import active_users, rating_inputs, train_paper_models
+    from mmrec_lib.rating_experiment import (
+        active_users,
+        rating_inputs,
+        rating_split,
+        train_paper_models,
+    )
     from mmrec_lib.training import TrainConfig
 
     spec = dict(config["dataset"])
     dataset = load_dataset(spec.pop("name"), **spec)
     interactions = active_users(dataset.interactions, config["split"]["min_user_ratings"])
-    split = ratio_split(interactions, seed=config["split"]["seed"])
+    split = rating_split(interactions, seed=config["split"]["seed"])
     model, encoders = config["model"], config["encoders"]
     inputs = rating_inputs(dataset, split, [model], encoders["text"], encoders["image"])
     train = TrainConfig(**config["train"], progress=False)

@@ -42,6 +42,9 @@ class TrainConfig:
     device: str = "auto"
     checkpoint_dir: str | Path | None = None
     progress: bool = True
+    threads: int | None = None
+    """torch's CPU threads while :func:`fit` runs (restored afterwards); None leaves torch's
+    setting. 1 is often fastest for small models on a busy machine."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.epochs, int) or self.epochs < 1:
@@ -52,6 +55,8 @@ class TrainConfig:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         if not isinstance(self.patience, int) or self.patience < 1:
             raise ValueError(f"patience must be a positive integer, got {self.patience!r}")
+        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
+            raise ValueError(f"threads must be a positive integer or None, got {self.threads!r}")
         resolve_device(self.device)
 
 
@@ -148,6 +153,19 @@ def fit(
         config.weight_decay). scheduler: builds an epoch-wise LR scheduler from the optimiser
         (e.g. ``lambda opt: CosineAnnealingLR(opt, T_max=15)``).
     """
+    import torch
+
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(config.threads or previous_threads)
+    try:
+        return _fit(
+            model, train_batches, loss_fn, validate, config, metric, mode, optimizer, scheduler
+        )
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _fit(model, train_batches, loss_fn, validate, config, metric, mode, optimizer, scheduler):
     import torch
     from tqdm.auto import tqdm
 
@@ -283,6 +301,6 @@ class _TrainingState:
 def _fingerprint(config: TrainConfig) -> dict:
     """The settings a checkpoint must agree on to be resumed (epochs may be raised)."""
     kept = asdict(config)
-    for key in ("epochs", "checkpoint_dir", "progress", "device"):
+    for key in ("epochs", "checkpoint_dir", "progress", "device", "threads"):
         kept.pop(key)
     return kept

@@ -58,7 +58,7 @@ def grid_search(
     """Train ``name`` once per grid combination; choose the lowest validation MSE.
 
     model_kwargs: fixed hyperparameters (the grid's values override them); ``training``:
-    further keyword arguments of :func:`train_rating_model` (e.g. ``threads``).
+    further keyword arguments of :func:`train_rating_model` (e.g. ``refit``).
     The table has one row per combination: its values, validation RMSE (best epoch),
     the epoch chosen, test RMSE and seconds; it is sorted by validation RMSE.
     """

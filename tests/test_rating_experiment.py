@@ -1,6 +1,8 @@
 """Paper A's rating experiment on planted synthetic data: MF near the noise floor, TSEM ahead
 of MF when ratings follow item content, resume, the progressive schedule, Table 9, errors."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +11,8 @@ import torch
 from mmrec_lib.data.splits import RatingSplit, ratio_split
 from mmrec_lib.data.synthetic import make_synthetic
 from mmrec_lib.metrics.rating import rmse
-from mmrec_lib.models.rating.data import RatingIndex
+from mmrec_lib.models.rating.data import RatingIndex, rating_tensors
+from mmrec_lib.models.rating.mf import MF
 from mmrec_lib.plots.training import loss_curves
 from mmrec_lib.rating_experiment import (
     REPORTED,
@@ -18,11 +21,12 @@ from mmrec_lib.rating_experiment import (
     active_user_summary,
     comparison_table,
     rating_inputs,
+    rating_split,
     reported_values,
     train_paper_models,
     train_rating_model,
 )
-from mmrec_lib.training import History, TrainConfig
+from mmrec_lib.training import History, TrainConfig, fit, shuffled_batches
 
 
 @pytest.fixture(autouse=True)
@@ -138,7 +142,7 @@ def test_progressive_data_uses_a_fixed_subset_until_the_threshold():
 def test_progressive_data_changes_training_only_before_widening():
     _, split, inputs = _tiny()
     config = _config(epochs=3, patience=10, lr=0.01)
-    plain = train_rating_model("mf", split, inputs, config, threads=2)
+    plain = train_rating_model("mf", split, inputs, dataclasses.replace(config, threads=2))
     assert torch.get_num_threads() == 1  # restored after training
     always_wide = train_rating_model(
         "mf", split, inputs, config, progressive=ProgressiveData(0.2, threshold=np.inf)
@@ -222,7 +226,7 @@ def test_bad_runs_raise_before_any_work():
             _config(),
         )
     with pytest.raises(ValueError, match="threads"):
-        train_rating_model("mf", split, inputs, _config(), threads=0)
+        _config(threads=0)
     with pytest.raises(ValueError, match="epochs"):
         _config(epochs=-1)
     with pytest.raises(ValueError, match="unknown rating model"):
@@ -245,3 +249,45 @@ def test_side_information_verdict_says_plainly_whether_it_helped():
     marginal = side_information_verdict([result("mf", 0.918), result("tsem", 0.915)])
     assert "only marginally: 0.003 below MF" in marginal
     assert "no baseline" in side_information_verdict([result("tsem", 0.9)])
+
+
+def test_refit_trains_afresh_on_train_and_validation_for_the_chosen_epochs():
+    _, split, inputs = _tiny()
+    config = _config(epochs=12, patience=3, lr=0.02)
+    kwargs = {"dim": 4, "reg": 0.05}
+    chosen = train_rating_model("mf", split, inputs, config, model_kwargs=kwargs)
+    refitted = train_rating_model("mf", split, inputs, config, model_kwargs=kwargs, refit=True)
+    assert refitted.history.val_metric == chosen.history.val_metric  # selection unchanged
+    # by hand: a fresh MF (same seed) on train + validation for best_epoch + 1 epochs
+    device = torch.device("cpu")
+    both = pd.concat([split.train, split.val])
+    rows = rating_tensors(both, inputs.index, device)
+    torch.manual_seed(config.seed)
+    model = MF(
+        inputs.index.n_users, inputs.index.n_items, global_mean=float(rows[2].mean()), **kwargs
+    )
+    fit(
+        model,
+        lambda rng, history: shuffled_batches(rows, 1024, rng),
+        lambda m, batch: m.loss(*batch),
+        None,
+        dataclasses.replace(config, epochs=chosen.history.best_epoch + 1),
+    )
+    test = rating_tensors(split.test, inputs.index, device)
+    low, high = split.train["rating"].min(), split.train["rating"].max()
+    with torch.no_grad():
+        expected = model.eval()(test[0], test[1]).clamp(low, high).numpy()
+    assert refitted.predictions == pytest.approx(expected, abs=1e-5)
+    assert not np.allclose(refitted.predictions, chosen.predictions)
+
+
+def test_rating_split_is_72_8_20():
+    data = make_synthetic("tiny", seed=1)
+    split = rating_split(data.interactions, seed=3)
+    n = len(data.interactions)
+    assert (len(split.train), len(split.val), len(split.test)) == (
+        n - round(0.2 * n) - round(0.08 * n),
+        round(0.08 * n),
+        round(0.2 * n),
+    )
+    assert split.seed == 3
