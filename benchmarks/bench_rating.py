@@ -7,12 +7,18 @@ is inherited from the parent). Text and poster features are encoded once, in the
 and read from the feature cache.
 
     MMREC_DATA_DIR=/work/shared/data .venv/bin/python benchmarks/bench_rating.py \\
-        --dataset ml-100k --epochs 20 --write-readme
+        --dataset ml-100k --epochs 20 --refit --write-readme \\
+        --hyper '{"mf": {"dim": 128, "reg": 0.1}}'
+
+The split is the experiments' 72/8/20 (:func:`mmrec_lib.rating_experiment.rating_split`:
+80/20, a tenth of the 80 % for early stopping); ``--refit`` retrains each model on the whole
+80 % for the epochs early stopping chose.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import platform
 import sys
@@ -20,25 +26,25 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from readme import markdown_table, write_section
 
 from mmrec_lib.data import load_dataset
-from mmrec_lib.data.splits import ratio_split
 from mmrec_lib.rating_experiment import (
     MODEL_LABELS,
     MODEL_NAMES,
     PAPER_TSEM_COSINE_T_MAX,
     rating_inputs,
+    rating_split,
     train_rating_model,
 )
 from mmrec_lib.training import TrainConfig
 
-README = Path(__file__).with_name("README.md")
-SECTION = "## Paper A rating models (`bench_rating.py`)"
+SECTION = "Paper A rating models (`bench_rating.py`)"
 
 
 def _split(args: argparse.Namespace):
     dataset = load_dataset(args.dataset)
-    return dataset, ratio_split(dataset.interactions, test_frac=0.2, val_frac=0.1, seed=args.seed)
+    return dataset, rating_split(dataset.interactions, seed=args.seed)
 
 
 def _memory_mib(field: str) -> float:
@@ -75,12 +81,15 @@ def _measure(name: str, args: argparse.Namespace) -> dict:
         inputs,
         TrainConfig(epochs=args.epochs, lr=args.lr, patience=args.patience, progress=False),
         batch_size=args.batch_size,
+        model_kwargs=args.hyper.get(name),
         cosine_t_max=PAPER_TSEM_COSINE_T_MAX if name == "tsem" else None,
+        refit=args.refit,
     )
     history = result.history
     return {
         "model": MODEL_LABELS[name],
         "epochs run": history.epochs_run,
+        "best epoch": history.best_epoch + 1,
         "s / epoch": sum(history.seconds) / history.epochs_run,
         "total s": time.perf_counter() - started,
         "RSS before training (MiB)": before,
@@ -92,37 +101,26 @@ def _measure(name: str, args: argparse.Namespace) -> dict:
     }
 
 
-def _markdown(table: pd.DataFrame) -> str:
-    """The table as Markdown: integers as integers, other numbers with three decimals."""
-    text = table.apply(
-        lambda column: column.map("{:,}".format if column.dtype.kind == "i" else "{:.3f}".format)
+def _description(table: pd.DataFrame, args: argparse.Namespace) -> str:
+    command = " ".join(["python", "benchmarks/bench_rating.py", *sys.argv[1:]])
+    refit = (
+        "then each model retrained on the whole 80 % for the epochs early stopping chose "
+        "(seconds and memory include it; s / epoch is the selection run's)"
+        if args.refit
+        else "tested as early stopping left it"
     )
-    return text.to_markdown(colalign=("left", *["right"] * text.shape[1]), disable_numparse=True)
-
-
-def _write_section(table: pd.DataFrame, args: argparse.Namespace) -> None:
-    """Put (or replace) this benchmark's section in benchmarks/README.md."""
-    body = (
-        f"{SECTION}\n\n"
-        f"`{' '.join(['python', 'benchmarks/bench_rating.py', *sys.argv[1:]])}` on "
-        f"{platform.processor() or platform.machine()}, {args.threads} torch thread(s), "
-        f"{time.strftime('%Y-%m-%d')}. Dataset {args.dataset}, random 70/10/20 split "
-        f"(seed {args.seed}), batch {args.batch_size}, Adam lr {args.lr}, up to {args.epochs} "
-        f"epochs with early stopping (patience {args.patience}); TSEM with CosineAnnealingLR "
-        "(T_max 15). Seconds per epoch include the validation pass. Memory is the training "
-        "process's resident set (Linux VmRSS / VmHWM): before training (Python, torch, the "
-        "data and the cached features) and its peak during training. The machine was shared "
-        "with other jobs, so timings are indicative.\n\n"
-        f"{_markdown(table)}\n"
+    return (
+        f"`{command}` on {platform.processor() or platform.machine()}, {args.threads} torch "
+        f"thread(s), {time.strftime('%Y-%m-%d')}. Dataset {args.dataset}, random 80/20 split "
+        f"(seed {args.seed}) with a tenth of the 80 % held out for early stopping (72/8/20), "
+        f"batch {args.batch_size}, Adam lr {args.lr}, up to {args.epochs} epochs (patience "
+        f"{args.patience}), {refit}; TSEM with CosineAnnealingLR (T_max 15); hyperparameters "
+        f"{json.dumps(args.hyper) if args.hyper else 'each model default'}. Seconds per epoch "
+        "include the validation pass. Memory is the training process's resident set (Linux "
+        "VmRSS / VmHWM): before training (Python, torch, the data and the cached features) and "
+        "its peak during training. The machine may have been shared with other jobs, so "
+        f"timings are indicative.\n\n{markdown_table(table)}\n"
     )
-    text = README.read_text() if README.exists() else "# Benchmarks\n"
-    start = text.find(SECTION)
-    if start >= 0:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + body + (text[end + 1 :] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + body
-    README.write_text(text)
 
 
 def main() -> None:
@@ -135,6 +133,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--refit", action="store_true")
+    parser.add_argument(
+        "--hyper", type=json.loads, default={}, help='per model, e.g. \'{"mf": {"dim": 128}}\''
+    )
     parser.add_argument("--write-readme", action="store_true")
     args = parser.parse_args()
 
@@ -147,9 +149,9 @@ def main() -> None:
             rows.append(pool.apply(_measure, (name, args)))
         print(rows[-1], flush=True)
     table = pd.DataFrame(rows).set_index("model")
-    print(_markdown(table))
+    print(markdown_table(table))
     if args.write_readme:
-        _write_section(table, args)
+        write_section(SECTION, _description(table, args))
 
 
 if __name__ == "__main__":

@@ -129,7 +129,10 @@ class ProgressiveData:
 
 @dataclass
 class RatingResult:
-    """A trained model's test metrics, training history and test predictions."""
+    """A trained model's test metrics, training history and test predictions.
+
+    variant: what sets this run apart from the model's plain run (e.g. "tuned"), or "".
+    """
 
     model: str
     metrics: dict[str, float]
@@ -137,10 +140,18 @@ class RatingResult:
     predictions: np.ndarray = field(repr=False)
     n_parameters: int
     seconds: float
+    variant: str = ""
 
     @property
     def label(self) -> str:
-        return MODEL_LABELS[self.model]
+        """The model's name in tables: "MF", or "MF (tuned)" for a variant."""
+        name = MODEL_LABELS[self.model]
+        return f"{name} ({self.variant})" if self.variant else name
+
+    @property
+    def key(self) -> str:
+        """The model's name in glued values: "mf", or "mf_tuned" for a variant."""
+        return f"{self.model}_{self.variant}" if self.variant else self.model
 
 
 def rating_split(interactions: pd.DataFrame, seed: int = 0) -> RatingSplit:
@@ -426,10 +437,10 @@ def glue_values(results: Sequence[RatingResult]) -> dict[str, float]:
     """Flat ``{<model>_<metric>: value}`` of every result (hit rate in %), for the book."""
     values = {}
     for r in results:
-        values.update({f"{r.model}_{k}": v for k, v in r.metrics.items() if k != "hit_rate"})
-        values[f"{r.model}_hit_rate_pct"] = 100 * r.metrics["hit_rate"]
-        values[f"{r.model}_epochs"] = r.history.epochs_run
-        values[f"{r.model}_seconds"] = r.seconds
+        values.update({f"{r.key}_{k}": v for k, v in r.metrics.items() if k != "hit_rate"})
+        values[f"{r.key}_hit_rate_pct"] = 100 * r.metrics["hit_rate"]
+        values[f"{r.key}_epochs"] = r.history.epochs_run
+        values[f"{r.key}_seconds"] = r.seconds
     return values
 
 
@@ -525,7 +536,7 @@ def side_information_verdict(results: Sequence[RatingResult], margin: float = 0.
     Issue 4's bar: TSEM and MF_NN at least ``margin`` below MF, or the page says plainly
     that side information did not help here, and by how much.
     """
-    by_model = {r.model: r for r in results}
+    by_model = {r.model: r for r in results if not r.variant}
     if "mf" not in by_model:
         return "MF was not trained, so the side-information models have no baseline here."
     baseline = by_model["mf"].metrics["rmse"]

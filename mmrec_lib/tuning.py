@@ -25,7 +25,8 @@ _TRAINING_KEYS = ("lr", "batch_size")
 
 @dataclass
 class GridSearch:
-    """Each combination's validation and test error, and the chosen (best validation) run."""
+    """Each combination's validation and test error, and the chosen (best validation) run,
+    whose result carries the variant "tuned"."""
 
     table: pd.DataFrame
     best_params: dict
@@ -90,7 +91,7 @@ def grid_search(
     return GridSearch(
         table=table.sort_values("val RMSE", kind="stable").reset_index(drop=True),
         best_params=combinations[chosen],
-        best=results[chosen],
+        best=dataclasses.replace(results[chosen], variant="tuned"),
     )
 
 

@@ -238,8 +238,8 @@ def test_side_information_verdict_says_plainly_whether_it_helped():
 
     from mmrec_lib.rating_experiment import side_information_verdict
 
-    def result(model, rmse):
-        return SimpleNamespace(model=model, metrics={"rmse": rmse})
+    def result(model, rmse, variant=""):
+        return SimpleNamespace(model=model, metrics={"rmse": rmse}, variant=variant)
 
     text = side_information_verdict(
         [result("mf", 0.918), result("tsem", 0.921), result("mf_nn", 0.900)]
@@ -249,6 +249,11 @@ def test_side_information_verdict_says_plainly_whether_it_helped():
     marginal = side_information_verdict([result("mf", 0.918), result("tsem", 0.915)])
     assert "only marginally: 0.003 below MF" in marginal
     assert "no baseline" in side_information_verdict([result("tsem", 0.9)])
+    # a tuned MF is context, not the baseline: the comparison stays with the plain MF
+    with_tuned = side_information_verdict(
+        [result("mf", 0.918), result("tsem", 0.915), result("mf", 0.905, "tuned")]
+    )
+    assert with_tuned == marginal
 
 
 def test_refit_trains_afresh_on_train_and_validation_for_the_chosen_epochs():

@@ -1,12 +1,18 @@
 """Grid search on validation: every combination trained, the lowest validation error chosen,
 the test split never consulted, the chosen run reproducible, bad grids rejected."""
 
+import numpy as np
 import pytest
 import torch
 
 from mmrec_lib.data.splits import RatingSplit, ratio_split
 from mmrec_lib.data.synthetic import make_synthetic
-from mmrec_lib.rating_experiment import rating_inputs, train_rating_model
+from mmrec_lib.rating_experiment import (
+    comparison_table,
+    glue_values,
+    rating_inputs,
+    train_rating_model,
+)
 from mmrec_lib.training import TrainConfig
 from mmrec_lib.tuning import grid_combinations, grid_search
 
@@ -61,6 +67,13 @@ def test_grid_search_chooses_the_lowest_validation_error(planted):
         "mf", split, inputs, CONFIG, model_kwargs={"reg": params["reg"], "dim": params["dim"]}
     )
     assert alone.metrics["rmse"] == pytest.approx(search.best.metrics["rmse"], abs=1e-6)
+    # the chosen run is labelled as a variant of MF in tables, glue and the verdict
+    assert (search.best.label, search.best.key) == ("MF (tuned)", "mf_tuned")
+    table9 = comparison_table([alone, search.best])
+    assert table9.loc["MF (tuned)", ("RMSE", "ours")] == pytest.approx(search.best.metrics["rmse"])
+    assert np.isnan(table9.loc["MF (tuned)", ("RMSE", "reported")])
+    assert table9.loc["MF", ("RMSE", "reported")] == 0.85
+    assert "mf_tuned_rmse" in glue_values([alone, search.best])
 
 
 def test_the_choice_never_looks_at_the_test_split(planted):
