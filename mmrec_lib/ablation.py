@@ -223,10 +223,9 @@ def train_sequential(config: dict) -> RunRecord:
     items of the test history, and (with keep_attention) ``attention_last``, see
     :func:`mmrec_lib.user_clusters.last_query_attention`.
     """
-    import torch
 
     from mmrec_lib.paths import cache_dir
-    from mmrec_lib.sequential_experiment import build_model, run_model
+    from mmrec_lib.sequential_experiment import run_model
     from mmrec_lib.training import TrainConfig, resolve_device
 
     _, split = dataset_and_split(config)
@@ -247,12 +246,7 @@ def train_sequential(config: dict) -> RunRecord:
         for protocol in result.metrics
         for metric, value in result.mean(protocol).items()
     }
-    loop_only = ("batch_size", "eval_batch_size")  # run_model's own, not the model's
-    model_kwargs = {k: v for k, v in other.items() if k not in loop_only}
-    model = build_model(config["model"], split, aux, max_len=max_len, **model_kwargs)
-    payload = torch.load(checkpoints / "checkpoint.pt", map_location="cpu", weights_only=False)
-    model.load_state_dict(payload["best_state"])
-    model.to(resolve_device(train.device)).eval()
+    model = result.trained.to(resolve_device(train.device)).eval()
     arrays.update(_inspect(model, split, max_len, config["keep_attention"]))
     return RunRecord(config, metrics, arrays, seconds=sum(result.seconds.values()))
 

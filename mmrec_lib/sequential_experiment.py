@@ -76,12 +76,14 @@ PAPER_TABLE1 = {
 
 @dataclass
 class SequentialResult:
-    """One trained model: per-user metric arrays per protocol, training history, timings."""
+    """One trained model: per-user metric arrays per protocol, training history, timings,
+    and the trained model itself (its best validation epoch's weights)."""
 
     model: str
     metrics: dict[str, dict[str, np.ndarray]]
     history: pd.DataFrame | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    trained: Any = field(default=None, repr=False)
 
     def mean(self, protocol: str = "sampled") -> dict[str, float]:
         return {name: float(values.mean()) for name, values in self.metrics[protocol].items()}
@@ -295,7 +297,7 @@ def run_model(
             model, split, protocol, "test", max_len, eval_batch_size, config.device
         )
         seconds[f"eval_{protocol}"] = time.perf_counter() - started
-    return SequentialResult(name, metrics, history, seconds)
+    return SequentialResult(name, metrics, history, seconds, trained=model)
 
 
 def run_models(

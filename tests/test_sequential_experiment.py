@@ -249,3 +249,15 @@ def test_every_table1_model_runs_end_to_end():
         assert list(table.columns) == [*MODEL_LABELS.values(), "Improve"]
         assert np.isfinite(table.to_numpy()).all()
     assert all(len(r.metrics["full"]["NDCG@10"]) == split.n_users for r in results.values())
+
+
+def test_run_model_returns_the_trained_model_at_its_best_epoch(genre_chains):
+    from mmrec_lib.sequential_experiment import evaluate, run_model
+    from mmrec_lib.training import TrainConfig
+
+    split, _, _ = genre_chains[0]
+    config = TrainConfig(epochs=3, patience=3, lr=5e-3, progress=False)
+    result = run_model("sasrec", split, config, **FAST)
+    assert isinstance(result.trained, torch.nn.Module)
+    again = evaluate(result.trained, split, "sampled", "test", FAST["max_len"], device="cpu")
+    assert again["NDCG@10"] == pytest.approx(result.metrics["sampled"]["NDCG@10"])
