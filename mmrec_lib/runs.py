@@ -163,7 +163,7 @@ def run_many(
     n_workers > 1 computes the missing runs in a process pool (each stored as it finishes,
     so an interrupted sweep resumes where it stopped). Equal configs are computed once.
     """
-    from tqdm.auto import tqdm
+    from mmrec_lib.progress import tqdm
 
     if not isinstance(n_workers, int) or n_workers < 1:
         raise ValueError(f"n_workers must be a positive integer, got {n_workers!r}")

@@ -167,7 +167,8 @@ def fit(
 
 def _fit(model, train_batches, loss_fn, validate, config, metric, mode, optimizer, scheduler):
     import torch
-    from tqdm.auto import tqdm
+
+    from mmrec_lib.progress import tqdm
 
     if mode not in ("min", "max"):
         raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")

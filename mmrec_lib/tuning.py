@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from mmrec_lib.data.splits import RatingSplit
+from mmrec_lib.progress import tqdm
 from mmrec_lib.rating_experiment import RatingInputs, RatingResult, train_rating_model
 from mmrec_lib.training import TrainConfig
 

@@ -257,7 +257,8 @@ def _run_encoder(
     paths: list, encoder: str, batch_size: int, output: str, device: str
 ) -> tuple[np.ndarray, np.ndarray]:
     import torch
-    from tqdm.auto import tqdm
+
+    from mmrec_lib.progress import tqdm
 
     spec = IMAGE_ENCODERS[encoder]
     shape = (spec.tokens, spec.dim) if output == "last_hidden" else (spec.dim,)

@@ -246,7 +246,8 @@ def _run_encoder(
     texts: list[str], encoder: str, max_length: int, batch_size: int, output: str, device: str
 ) -> np.ndarray:
     import torch
-    from tqdm.auto import tqdm
+
+    from mmrec_lib.progress import tqdm
 
     tokenizer, model = _load_model(encoder, device)
     padding = "max_length" if output == "last_hidden" else True
