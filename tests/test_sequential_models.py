@@ -14,6 +14,7 @@ from mmrec_lib.models.sequential.bert4rec import cloze_mask
 from mmrec_lib.models.sequential.training_data import (
     next_item_targets,
     sample_unseen,
+    training_windows,
     transitions,
 )
 
@@ -65,9 +66,10 @@ def test_poprec_scores_are_training_counts(split):
 
 
 def test_training_examples(split):
-    inputs, targets = next_item_targets(split, max_len=3)
+    inputs, targets, users = next_item_targets(split, max_len=3)
     assert inputs.tolist() == [[0, 1, 2], [0, 0, 0], [0, 0, 7]]
     assert targets.tolist() == [[0, 2, 3], [0, 0, 0], [0, 0, 1]]
+    assert users.tolist() == [0, 1, 2]
     users, previous, following = transitions(split)
     assert list(zip(users, previous, following, strict=True)) == [(0, 1, 2), (0, 2, 3), (2, 7, 1)]
     seen = split.seen_matrix()
@@ -75,6 +77,58 @@ def test_training_examples(split):
     assert draws.min() >= 1 and draws.max() <= split.n_items
     for row, user in zip(draws, [0, 0, 2], strict=True):
         assert not set(row) & set(split.train_sequence(user))
+
+
+def long_history_split():
+    """User 0 has 7 training items (1..7 after re-indexing), users 1-3 have 1, 2 and 1."""
+    rows = [(0, list(range(10, 19))), (1, [11, 12, 15]), (2, [16, 10, 11, 12]), (3, [20, 21, 22])]
+    frame = pd.DataFrame(
+        [(u, i, 1.0, t) for u, items in rows for t, i in enumerate(items)],
+        columns=["user", "item", "rating", "timestamp"],
+    )
+    return leave_one_out(frame, n_negatives=2, seed=0)
+
+
+def test_training_windows_cut_long_histories_from_the_end():
+    split = long_history_split()
+    assert split.train_sequence(0).tolist() == [1, 2, 3, 4, 5, 6, 7]
+    last, users = training_windows(split, 3)
+    assert last.tolist() == [[5, 6, 7], [0, 0, 2], [0, 7, 1], [0, 0, 10]]
+    assert users.tolist() == [0, 1, 2, 3]
+    overlapping, users = training_windows(split, 3, step=2)
+    assert overlapping.tolist()[:3] == [[5, 6, 7], [3, 4, 5], [1, 2, 3]]
+    assert users.tolist() == [0, 0, 0, 1, 2, 3]
+    disjoint, _ = training_windows(split, 3, step=3)
+    assert disjoint.tolist()[:3] == [[5, 6, 7], [2, 3, 4], [0, 0, 1]]
+    with pytest.raises(ValueError, match="step"):
+        training_windows(split, 3, step=4)
+
+
+@pytest.mark.parametrize("max_len", [2, 3, 5, 50])
+def test_all_windows_hold_every_training_transition_once(max_len):
+    rng = np.random.default_rng(max_len)
+    frame = pd.DataFrame(
+        {
+            "user": rng.integers(0, 30, 2000),
+            "item": rng.integers(0, 400, 2000),
+            "rating": 1.0,
+            "timestamp": rng.permutation(2000),
+        }
+    ).drop_duplicates(["user", "item"])
+    split = leave_one_out(frame, n_negatives=5, seed=0)
+    inputs, targets, users = next_item_targets(split, max_len, windows="all")
+    kept = targets != 0
+    pairs = sorted(
+        zip(
+            np.broadcast_to(users[:, None], kept.shape)[kept],
+            inputs[kept],
+            targets[kept],
+            strict=True,
+        )
+    )
+    assert pairs == sorted(zip(*transitions(split), strict=True))
+    with pytest.raises(ValueError, match="windows"):
+        next_item_targets(split, max_len, windows="some")
 
 
 def test_sasrec_is_causal():

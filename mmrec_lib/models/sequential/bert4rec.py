@@ -13,7 +13,9 @@ Training is the Cloze task (:func:`cloze_mask`): in each training sequence, exac
 max(1, round(mask_prob * length)) randomly chosen items are replaced by the [MASK] token
 (index n_items + 1) and predicted (labels elsewhere are 0 = ignored); with probability
 ``last_mask_prob`` a sequence instead has only its last item masked, which matches the
-prediction task; ``copies`` masks each sequence several times per epoch. Prediction
+prediction task; ``copies`` masks each sequence several times per epoch. The training
+sequences are the whole history cut into max_len windows (``windows="all"``, as the original
+code's sliding window does), or each user's last max_len items (``"last"``). Prediction
 appends [MASK] after the user's last max_len - 1 items.
 """
 
@@ -36,6 +38,7 @@ from mmrec_lib.models.sequential._common import (
     require_probability,
 )
 from mmrec_lib.models.sequential.auxiliary import AuxiliaryEmbedding
+from mmrec_lib.models.sequential.training_data import WINDOWS, training_windows
 
 
 def cloze_mask(
@@ -99,6 +102,7 @@ class BERT4Rec(nn.Module):
         mask_prob: float = 0.2,
         last_mask_prob: float = 0.1,
         copies: int = 1,
+        windows: str = "all",
         aux_features: Any = None,
     ) -> None:
         super().__init__()
@@ -114,7 +118,9 @@ class BERT4Rec(nn.Module):
             raise ValueError(f"max_len must be >= 2 (history + [MASK]), got {max_len}")
         if d % n_heads:
             raise ValueError(f"d={d} must be divisible by n_heads={n_heads}")
-        self.n_items, self.max_len = n_items, max_len
+        if windows not in WINDOWS:
+            raise ValueError(f"windows must be one of {WINDOWS}, got {windows!r}")
+        self.n_items, self.max_len, self.windows = n_items, max_len, windows
         self.mask_prob, self.last_mask_prob, self.copies = mask_prob, last_mask_prob, copies
         self.mask_token = n_items + 1
         self.item = nn.Embedding(n_items + 2, d, padding_idx=PADDING_ITEM)
@@ -168,14 +174,16 @@ class BERT4Rec(nn.Module):
     def training_batches(
         self, split: SequenceSplit, rng: np.random.Generator, batch_size: int = 128
     ) -> Iterator[tuple]:
-        """(masked inputs, labels) of each user's last max_len training items, shuffled.
+        """(masked inputs, labels) of the training windows, shuffled: each user's last max_len
+        items (``windows="last"``), or the whole history cut into max_len windows ("all").
 
-        Each sequence appears ``copies`` times per epoch, masked afresh each time (the
+        Each window appears ``copies`` times per epoch, masked afresh each time (the
         original implementation's "dupe factor").
         """
-        sequences = split.padded_histories(self.max_len)
+        step = None if self.windows == "last" else self.max_len
+        sequences, _ = training_windows(split, self.max_len, step)
         device = device_of(self)
-        order = rng.permutation(np.tile(np.arange(split.n_users), self.copies))
+        order = rng.permutation(np.tile(np.arange(len(sequences)), self.copies))
         for start in range(0, len(order), batch_size):
             inputs, labels = cloze_mask(
                 sequences[order[start : start + batch_size]],

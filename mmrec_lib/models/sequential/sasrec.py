@@ -9,6 +9,9 @@ and a final LayerNorm. The item at position t + 1 is scored by r = <F_t, M_j> wi
 *shared* item embeddings M. Training follows the original: at every position, binary
 cross-entropy of the true next item against one sampled unseen item (``loss="bce"``);
 ``loss="ce"`` uses a softmax over all items instead. One attention head by default (h = 1).
+The original trains on each user's last max_len + 1 items (``windows="last"``); by default
+(``windows="all"``) a history longer than that is cut into overlapping windows so that every
+training transition is used each epoch (:func:`.training_data.training_windows`).
 Histories are left-padded with 0; a padding key is hidden from every query but itself.
 """
 
@@ -31,7 +34,11 @@ from mmrec_lib.models.sequential._common import (
     require_probability,
 )
 from mmrec_lib.models.sequential.auxiliary import AuxiliaryEmbedding
-from mmrec_lib.models.sequential.training_data import next_item_targets, sample_unseen
+from mmrec_lib.models.sequential.training_data import (
+    WINDOWS,
+    next_item_targets,
+    sample_unseen,
+)
 
 LOSSES = ("bce", "ce")
 
@@ -69,6 +76,7 @@ class SASRec(nn.Module):
         n_heads: int = 1,
         dropout: float = 0.2,
         loss: str = "bce",
+        windows: str = "all",
         aux_features: Any = None,
     ) -> None:
         super().__init__()
@@ -78,7 +86,10 @@ class SASRec(nn.Module):
             raise ValueError(f"d={d} must be divisible by n_heads={n_heads}")
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        if windows not in WINDOWS:
+            raise ValueError(f"windows must be one of {WINDOWS}, got {windows!r}")
         self.n_items, self.max_len, self.n_heads, self.loss_kind = n_items, max_len, n_heads, loss
+        self.windows = windows
         self.item = nn.Embedding(n_items + 1, d, padding_idx=PADDING_ITEM)
         self.position = nn.Embedding(max_len, d)
         self.aux = None if aux_features is None else AuxiliaryEmbedding(aux_features, d)
@@ -132,17 +143,17 @@ class SASRec(nn.Module):
     def training_batches(
         self, split: SequenceSplit, rng: np.random.Generator, batch_size: int = 128
     ) -> Iterator[tuple]:
-        """(inputs, next items, sampled negatives) for the users with >= 2 training items."""
-        inputs, targets = next_item_targets(split, self.max_len)
-        users = np.flatnonzero(split.train_lengths >= 2)
+        """(inputs, next items, sampled negatives) of the training windows with a target."""
+        inputs, targets, users = next_item_targets(split, self.max_len, self.windows)
+        rows = np.flatnonzero((targets != PADDING_ITEM).any(axis=1))
         seen = split.seen_matrix() if self.loss_kind == "bce" else None
         device = device_of(self)
-        order = users[rng.permutation(len(users))]
+        order = rows[rng.permutation(len(rows))]
         for start in range(0, len(order), batch_size):
             chosen = order[start : start + batch_size]
             batch = [inputs[chosen], targets[chosen]]
             if seen is not None:
-                batch.append(sample_unseen(seen, chosen, (self.max_len,), rng))
+                batch.append(sample_unseen(seen, users[chosen], (self.max_len,), rng))
             yield tuple(as_long(a, device) for a in batch)
 
     def loss(self, batch: tuple) -> torch.Tensor:

@@ -34,15 +34,54 @@ def sample_unseen(
     return draws
 
 
-def next_item_targets(split: SequenceSplit, max_len: int) -> tuple[np.ndarray, np.ndarray]:
-    """(inputs, targets), each (n_users, max_len): targets[:, t] is the item after inputs[:, t].
+WINDOWS = ("last", "all")
 
+
+def training_windows(
+    split: SequenceSplit, length: int, step: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(windows, users): slices of ``length`` training items, left-padded with 0, and the user
+    of each.
+
+    step None: one window per user, its last ``length`` items (what the original SASRec and
+    BERT4Rec code train on). step k: windows ending at the last item and then every k items
+    back, until the history's start is covered, so a history longer than ``length`` is used
+    whole (with k = length - 1 consecutive windows share one item, and every transition of
+    the history lies in exactly one window). Users without training items get no window.
+    """
+    if length < 1 or (step is not None and not 1 <= step <= length):
+        raise ValueError(f"need length >= 1 and 1 <= step <= length, got {length}, {step}")
+    lengths = split.train_lengths
+    if step is None:
+        counts = (lengths > 0).astype(np.int64)
+    else:
+        counts = np.where(lengths > 0, 1 + np.maximum(lengths - length, 0) // step, 0)
+        counts += (lengths > length) & ((lengths - length) % step > 0)
+    users = np.repeat(np.arange(split.n_users), counts)
+    rank = np.arange(len(users)) - np.repeat(np.cumsum(counts) - counts, counts)
+    ends = lengths[users] - rank * (step or 0)  # exclusive end within the user's history
+    positions = ends[:, None] - length + np.arange(length)[None, :]
+    absolute = split.train_offsets[users][:, None] + positions
+    items = split.train_items[np.clip(absolute, 0, len(split.train_items) - 1)]
+    return np.where(positions >= 0, items, PADDING_ITEM), users
+
+
+def next_item_targets(
+    split: SequenceSplit, max_len: int, windows: str = "last"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(inputs, targets, users), inputs and targets (n_windows, max_len): targets[:, t] is
+    the item after inputs[:, t]; users: each row's user.
+
+    windows "last": each user's last max_len + 1 training items; "all": the whole history,
+    in windows of max_len + 1 items that overlap by one (:func:`training_windows`).
     Left-padded with 0; a target is 0 wherever its input is padding (nothing to predict from).
     """
-    window = split.padded_histories(max_len + 1)
+    if windows not in WINDOWS:
+        raise ValueError(f"windows must be one of {WINDOWS}, got {windows!r}")
+    window, users = training_windows(split, max_len + 1, None if windows == "last" else max_len)
     inputs, targets = window[:, :-1], window[:, 1:].copy()
     targets[inputs == PADDING_ITEM] = PADDING_ITEM
-    return inputs, targets
+    return inputs, targets, users
 
 
 def user_item_pairs(split: SequenceSplit) -> tuple[np.ndarray, np.ndarray]:
