@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated cache, and the real-data mirror (skipped when absent)."""
+"""Shared fixtures: an isolated cache, the real-data mirror (skipped when absent), one torch
+thread for small models, and the notebooks executed once per session."""
 
 from __future__ import annotations
 
@@ -21,6 +22,18 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     kept = os.environ.get("MMREC_TEST_CACHE_DIR")
     path = Path(kept) if kept else tmp_path_factory.mktemp("mmrec-cache")
     os.environ["MMREC_CACHE_DIR"] = str(path)
+
+
+@pytest.fixture()
+def one_torch_thread():
+    """Small models train faster, and time more steadily, on one thread of a shared machine
+    (use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

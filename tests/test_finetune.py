@@ -26,16 +26,10 @@ from mmrec_lib.models.rating.finetune import (
 from mmrec_lib.rating_experiment import RatingInputs, rating_inputs, train_rating_model
 from mmrec_lib.training import TrainConfig
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 N_ITEMS, N_USERS, SIZE, VOCABULARY = 6, 5, 32, 20
 PRESENT = np.array([True, True, False, True, True, True])
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small networks: threads only add overhead on a shared machine
-    yield
-    torch.set_num_threads(threads)
 
 
 class TinyCNN(nn.Module):

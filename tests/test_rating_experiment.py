@@ -28,13 +28,7 @@ from mmrec_lib.rating_experiment import (
 )
 from mmrec_lib.training import History, TrainConfig, fit, shuffled_batches
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: threads only add overhead on a shared machine
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _planted_inputs(dataset, split: RatingSplit) -> RatingInputs:

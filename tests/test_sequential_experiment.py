@@ -21,6 +21,8 @@ from mmrec_lib.sequential_experiment import (
     table1_beside_paper,
 )
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 @pytest.fixture(scope="module")
 def split():
@@ -155,15 +157,6 @@ def test_glue_values_are_named_safely():
 # Learning on planted structure -------------------------------------------------------------
 
 FAST = {"max_len": 20, "batch_size": 64, "d": 32}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Small models train faster, and time more steadily, on one thread of a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def primary_genre_one_hot(data, split) -> np.ndarray:

@@ -3,7 +3,6 @@ the test split never consulted, the chosen run reproducible, bad grids rejected.
 
 import numpy as np
 import pytest
-import torch
 
 from mmrec_lib.data.splits import RatingSplit, ratio_split
 from mmrec_lib.data.synthetic import make_synthetic
@@ -16,13 +15,7 @@ from mmrec_lib.rating_experiment import (
 from mmrec_lib.training import TrainConfig
 from mmrec_lib.tuning import grid_combinations, grid_search
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
