@@ -80,7 +80,7 @@ def main() -> None:
                 split,
                 config,
                 max_len=args.max_len,
-                d=None if name == "poprec" else args.d,
+                d=args.d,
                 **({extra: side[kind]} if extra else {}),
             )
             rows.append(_row(name, seed, result))

@@ -503,7 +503,7 @@ def _model_inputs(name: str, inputs: RatingInputs, global_mean: float) -> dict:
             "description": inputs.description,
             "genres": inputs.genres,
         }
-    towers = {m: copy.deepcopy(tower) for m, tower in inputs.fine_tuned.items()}  # fresh per run
+    towers = {m: _fresh_tower(tower) for m, tower in inputs.fine_tuned.items()}
     return {
         **common,
         "n_users": n_users,
@@ -513,6 +513,12 @@ def _model_inputs(name: str, inputs: RatingInputs, global_mean: float) -> dict:
         },
         "user_genre_frequency": inputs.user_genre_frequency,
     }
+
+
+def _fresh_tower(tower):
+    """A copy of ``tower`` whose network starts from the pretrained weights again; its
+    content buffers (pixels, token ids: read-only, hundreds of MB) are shared, not copied."""
+    return copy.deepcopy(tower, memo={id(buffer): buffer for buffer in tower.buffers()})
 
 
 def _multi_hot_or_empty(items: pd.DataFrame, column: str, min_count: int) -> np.ndarray:

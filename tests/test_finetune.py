@@ -23,7 +23,12 @@ from mmrec_lib.models.rating.finetune import (
     PosterTower,
     backbone_parameter_groups,
 )
-from mmrec_lib.rating_experiment import RatingInputs, rating_inputs, train_rating_model
+from mmrec_lib.rating_experiment import (
+    RatingInputs,
+    _fresh_tower,
+    rating_inputs,
+    train_rating_model,
+)
 from mmrec_lib.training import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -310,6 +315,11 @@ def test_fine_tune_inputs_hold_towers_aligned_to_the_index_and_train(tiny) -> No
     # each run trains a copy: the towers in the inputs keep their pretrained weights
     now = [p for t in stand_ins.values() for p in t.parameters()]
     assert all(torch.equal(a, b) for a, b in zip(now, untouched, strict=True))
+    # ... and shares their content buffers instead of copying the pixels and token ids
+    fresh = _fresh_tower(stand_ins["poster"])
+    assert fresh.pixels is stand_ins["poster"].pixels
+    original = list(stand_ins["poster"].parameters())
+    assert all(a is not b for a, b in zip(fresh.parameters(), original, strict=True))
 
 
 def test_mf_nn_keeps_frozen_descriptions_when_tsem_fine_tunes(tiny) -> None:
