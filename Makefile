@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 book: $(STAMP)
-	$(BIN)/python -m mmrec_lib.runbook --profile $(PROFILE)
+	$(BIN)/python -m mmrec_lib.report.runbook --profile $(PROFILE)
 	$(BIN)/jupyter-book build . --toc book/_toc.yml -W -n --keep-going
 
 clean-book:

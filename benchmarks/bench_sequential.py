@@ -8,6 +8,13 @@ SASRec+ / BERT4Rec+ read the fused text + image + tabular (XGBoost) item feature
 once (and cached) before the clock starts. Every model is early-stopped on validation
 NDCG@10 (sampled) and tested on the leave-one-out split's stored 100 negatives ("sampled")
 and on every unseen item ("full").
+
+Each (model, seed) is a run config (:func:`mmrec_lib.experiments.sequential.sequential_config`)
+trained and tested by :func:`~mmrec_lib.experiments.sequential.run_sequential`, always
+from scratch (the run store is neither read nor written). A quick check of the script:
+
+    MMREC_CACHE_DIR=$(mktemp -d) .venv/bin/python benchmarks/bench_sequential.py \\
+        --dataset synthetic --models sasrec poprec --epochs 2
 """
 
 from __future__ import annotations
@@ -20,18 +27,18 @@ import time
 import numpy as np
 import pandas as pd
 import torch
+from fit_timing import expect_histories, fit_histories, fresh_checkpoints
 from readme import markdown_table, write_section
 
-from mmrec_lib.data import load_dataset
-from mmrec_lib.data.splits import leave_one_out
-from mmrec_lib.sequential_experiment import (
-    AUXILIARY_INPUT,
-    MODEL_LABELS,
-    auxiliary_features,
-    genre_multi_hot,
-    run_model,
+from mmrec_lib.data import dataset_spec, load_dataset_spec
+from mmrec_lib.experiments.sequential import (
+    dataset_and_split,
+    item_input,
+    run_sequential,
+    sequential_config,
 )
-from mmrec_lib.training import TrainConfig
+from mmrec_lib.features.sequence_items import MODALITIES
+from mmrec_lib.models.sequential import MODEL_LABELS
 
 SECTION = "Paper B sequential models (`bench_sequential.py`)"
 
@@ -52,39 +59,39 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
-    dataset = load_dataset(args.dataset)
+    configs = [
+        sequential_config(
+            name,
+            dataset=dataset_spec(args.dataset),
+            modalities=MODALITIES,  # the "+" models fuse all three; the others read none
+            seed=seed,
+            split_seed=0,
+            n_negatives=100,
+            max_len=args.max_len,
+            d=args.d,
+            train={
+                "epochs": args.epochs,
+                "lr": args.lr,
+                "patience": args.patience,
+                "device": args.device,
+            },
+        )
+        for name in args.models
+        for seed in args.seeds
+    ]
+    load_dataset_spec(configs[0]["dataset"])
     started = time.perf_counter()
-    split = leave_one_out(dataset.interactions, n_negatives=100, seed=0)
+    _, split = dataset_and_split(configs[0])  # the same split for every config
     split_seconds = time.perf_counter() - started
-    inputs = {
-        "fused": lambda: auxiliary_features(dataset, split),
-        "keywords": lambda: genre_multi_hot(dataset, split),
-    }
-    needed = {AUXILIARY_INPUT[name] for name in args.models if name in AUXILIARY_INPUT}
-    side = {kind: inputs[kind]() for kind in sorted(needed)}
+    for config in configs:
+        item_input(config)  # fused features / keywords, built (and cached) before the clock
     rows = []
-    for name in args.models:
-        kind = AUXILIARY_INPUT.get(name)
-        extra = {"fused": "aux_features", "keywords": "keywords"}.get(kind)
-        for seed in args.seeds:
-            config = TrainConfig(
-                epochs=args.epochs,
-                lr=args.lr,
-                patience=args.patience,
-                seed=seed,
-                device=args.device,
-                progress=False,
-            )
-            result = run_model(
-                name,
-                split,
-                config,
-                max_len=args.max_len,
-                d=args.d,
-                **({extra: side[kind]} if extra else {}),
-            )
-            rows.append(_row(name, seed, result))
-            print(rows[-1], flush=True)
+    for config in configs:
+        fresh_checkpoints(config)
+        with fit_histories() as histories:
+            record = run_sequential(config)
+        rows.append(_row(config, record.metrics, histories))
+        print(rows[-1], flush=True)
     table = pd.DataFrame(rows).set_index(["model", "seed"])
     means = table.groupby(level="model", sort=False).mean()
     text = markdown_table(table.reset_index(), index=False)
@@ -94,20 +101,24 @@ def main() -> None:
         write_section(SECTION, _description(args, split, split_seconds, text, summary))
 
 
-def _row(name: str, seed: int, result) -> dict:
-    history = result.history
-    sampled, full = result.mean("sampled"), result.mean("full")
+def _row(config: dict, metrics: dict, histories: list) -> dict:
+    """A table row from a run's metrics and the training history the hook collected
+    (PopRec, a counter, trains no epochs)."""
+    trained = "epochs" in metrics
+    label = MODEL_LABELS[config["model"]]
+    expect_histories(histories, 1 if trained else 0, label)
+    history = histories[0] if trained else None
     return {
-        "model": MODEL_LABELS[name],
-        "seed": seed,
-        "epochs run": 0 if history is None else len(history),
-        "best epoch": 0 if history is None else int(history["NDCG@10"].idxmax()) + 1,
-        "s / epoch": np.nan if history is None else float(np.median(history["seconds"])),
-        "eval s (sampled)": result.seconds["eval_sampled"],
-        "eval s (full)": result.seconds["eval_full"],
-        "HR@10": sampled["HR@10"],
-        "NDCG@10": sampled["NDCG@10"],
-        "NDCG@10 (full)": full["NDCG@10"],
+        "model": label,
+        "seed": config["train"]["seed"],
+        "epochs run": int(metrics.get("epochs", 0)),
+        "best epoch": int(metrics.get("best_epoch", 0)),
+        "s / epoch": np.nan if history is None else float(np.median(history.seconds)),
+        "eval s (sampled)": metrics["seconds_eval_sampled"],
+        "eval s (full)": metrics["seconds_eval_full"],
+        "HR@10": metrics["sampled/HR@10"],
+        "NDCG@10": metrics["sampled/NDCG@10"],
+        "NDCG@10 (full)": metrics["full/NDCG@10"],
     }
 
 

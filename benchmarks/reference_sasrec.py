@@ -7,9 +7,11 @@ The ``.inter`` file holds our split's sequences with timestamps 0, 1, 2, ... in 
 so RecBole's own leave-one-out split (``LS: valid_and_test``, time order) reproduces ours
 exactly; that is asserted for every user (train sequence, validation and test item and the
 50-item histories). Both models are then scored by the same code,
-:func:`mmrec_lib.sequential_experiment.evaluate`, on our stored candidates (test item + the
-split's 100 negatives; pessimistic ties) and by full ranking (items seen in train + val
-excluded); RecBole's model sits behind an adapter that maps our item indices to its ids.
+:func:`mmrec_lib.experiments.sequential.rank_held_out` (ours inside
+:func:`~mmrec_lib.experiments.sequential.run_sequential`, which trains it from a run
+config), on our stored candidates (test item + the split's 100 negatives; pessimistic ties)
+and by full ranking (items seen in train + val excluded); RecBole's model sits behind an
+adapter that maps our item indices to its ids.
 
 Install (a venv of its own; never into .venv), from the repository root:
 
@@ -41,15 +43,22 @@ from unittest import mock
 import numpy as np
 import pandas as pd
 import torch
+from fit_timing import expect_histories, fit_histories, fresh_checkpoints
 from readme import write_section
 
-from mmrec_lib.data import load_dataset
-from mmrec_lib.data.splits import PADDING_ITEM, SequenceSplit, leave_one_out
+from mmrec_lib.data import dataset_spec
+from mmrec_lib.data.splits import PADDING_ITEM, SequenceSplit
+from mmrec_lib.device import resolve_device
+from mmrec_lib.experiments.sequential import (
+    PROTOCOLS,
+    dataset_and_split,
+    evaluate,
+    run_sequential,
+    sequential_config,
+)
 from mmrec_lib.metrics.ranking import ndcg_at_k, ranks_from_scores
 from mmrec_lib.models.sequential.sasrec import LOSSES
 from mmrec_lib.models.sequential.training_data import WINDOWS, next_item_targets
-from mmrec_lib.sequential_experiment import PROTOCOLS, evaluate, run_model
-from mmrec_lib.training import TrainConfig, resolve_device
 
 SECTION = "Reference SASRec (RecBole) (`reference_sasrec.py`)"
 DATASET_NAME = "mmrec_split"
@@ -262,7 +271,7 @@ def train_recbole(split: SequenceSplit, epochs: int, device: torch.device) -> di
 
 
 def evaluate_timed(model, split: SequenceSplit, device: torch.device) -> dict:
-    """Test metrics and seconds under both protocols, by run_model's own evaluate."""
+    """Test metrics and seconds under both protocols, by run_sequential's own evaluation."""
     out = {}
     for protocol in PROTOCOLS:
         started = time.perf_counter()
@@ -298,35 +307,56 @@ def table_row(
     }
 
 
-def run_ours(
-    split: SequenceSplit, loss: str, epochs: int, windows: str, device: torch.device
-) -> dict:
-    """Our SASRec through run_model: a fixed budget, the best validation epoch kept."""
-    config = TrainConfig(epochs=epochs, lr=LR, patience=epochs, device=str(device), progress=False)
-    result = run_model(
+def our_config(loss: str, epochs: int, windows: str, device: torch.device) -> dict:
+    """Our SASRec's run config: ML-100K, split seed 0 with 100 negatives, a fixed budget
+    (patience = epochs: no early stop), training seed 0."""
+    return sequential_config(
         "sasrec",
-        split,
-        config,
+        dataset=dataset_spec("ml-100k"),
+        seed=0,
+        split_seed=0,
+        n_negatives=100,
         max_len=MAX_LEN,
         d=HIDDEN,
         batch_size=BATCH,
-        loss=loss,
-        windows=windows,
-        n_blocks=LAYERS,
-        n_heads=HEADS,
-        dropout=DROPOUT,
+        train={"epochs": epochs, "lr": LR, "patience": epochs, "device": str(device)},
+        hyperparameters={
+            "loss": loss,
+            "windows": windows,
+            "n_blocks": LAYERS,
+            "n_heads": HEADS,
+            "dropout": DROPOUT,
+        },
     )
-    history = result.history
+
+
+def run_ours(
+    split: SequenceSplit, loss: str, epochs: int, windows: str, device: torch.device
+) -> dict:
+    """Our SASRec through run_sequential: a fixed budget, the best validation epoch kept."""
+    config = our_config(loss, epochs, windows, device)
+    fresh_checkpoints(config)  # train every epoch (and time it), never resume
+    with fit_histories() as histories:
+        record = run_sequential(config)
+    history = expect_histories(histories, 1, "our SASRec")[0]
+    metrics = record.metrics
     return table_row(
         f"SASRec (mmrec, windows={windows})",
         {"bce": "BCE, 1 negative / position", "ce": "CE, all items"}[loss],
         training_windows_with_target(split, windows),
-        history["seconds"].to_numpy(),
-        int(history["NDCG@10"].idxmax()) + 1,
-        result.seconds["train"],
+        np.asarray(history.seconds),
+        int(metrics["best_epoch"]),
+        metrics["seconds_train"],
         {
-            **{f"eval_{protocol}": result.seconds[f"eval_{protocol}"] for protocol in PROTOCOLS},
-            **{protocol: result.mean(protocol) for protocol in PROTOCOLS},
+            **{f"eval_{protocol}": metrics[f"seconds_eval_{protocol}"] for protocol in PROTOCOLS},
+            **{
+                protocol: {
+                    name.split("/", 1)[1]: value
+                    for name, value in metrics.items()
+                    if name.startswith(f"{protocol}/")
+                }
+                for protocol in PROTOCOLS
+            },
         },
     )
 
@@ -388,7 +418,8 @@ def conditions(
         f"too), a {HIDDEN}-wide ReLU FFN, max_len {MAX_LEN}, Adam lr {LR}, batch {BATCH}; a "
         f"fixed budget of {args.epochs} epochs{also}, no early stopping, the best validation "
         "epoch's weights kept (ours by sampled NDCG@10, RecBole by its full-ranking "
-        "NDCG@10); the test pass of `mmrec_lib.sequential_experiment.evaluate` (sampled: the "
+        "NDCG@10); the test pass of `mmrec_lib.experiments.sequential.rank_held_out` (ours "
+        "inside `run_sequential`, RecBole's through `evaluate`; sampled: the "
         "test item + the 100 stored negatives; full: every item not seen in train + val; "
         "pessimistic ties). s / epoch is the median over epochs, validation pass included."
     )
@@ -443,7 +474,8 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    split = leave_one_out(load_dataset("ml-100k").interactions, n_negatives=100, seed=0)
+    # the split every config of ours trains on (the same lru-cached object), RecBole's too
+    _, split = dataset_and_split(our_config(LOSSES[0], args.epochs, args.windows, device))
     loads = [os.getloadavg()[0]]
     row, recbole_run = run_recbole(split, args.epochs, device)
     rows = [row]

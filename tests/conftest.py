@@ -56,7 +56,7 @@ def real_data_dir() -> Path:
 @pytest.fixture(scope="session")
 def executed_notebooks(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Every notebook executed once under the `smoke` profile: {stem: executed path}."""
-    from mmrec_lib.runbook import execute_notebooks, notebook_paths
+    from mmrec_lib.report.runbook import execute_notebooks, notebook_paths
 
     output_dir = tmp_path_factory.mktemp("executed")
     outputs = execute_notebooks("smoke", output_dir=output_dir, force=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mmrec_lib.runbook import ROOT, write_generated_pages
+from mmrec_lib.report.runbook import ROOT, write_generated_pages
 
 CHROMIUM_FLAGS = [
     "--headless",

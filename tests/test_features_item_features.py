@@ -72,7 +72,7 @@ def modalities() -> dict[str, ItemFeatures]:
 
 
 def test_concat_normalises_blocks_over_the_union_of_ids(modalities) -> None:
-    fused = fuse(modalities, ["text", "image"], method="concat")
+    fused = fuse(modalities, ["text", "image"], fusion="concat")
     assert fused.ids.tolist() == [1, 2, 3, 4]
     assert fused.matrix.shape == (4, 5)
     expected = np.array(
@@ -98,7 +98,7 @@ def test_concat_mask_is_any_of_the_modalities() -> None:
 
 
 def test_sum_projects_each_block_to_dim_and_adds(modalities) -> None:
-    fused = fuse(modalities, ["text", "image"], method="sum", dim=8, seed=3)
+    fused = fuse(modalities, ["text", "image"], fusion="sum", dim=8, seed=3)
     assert fused.matrix.shape == (4, 8)
     aligned = {name: modalities[name].align([1, 2, 3, 4]) for name in modalities}
     expected = sum(
@@ -106,11 +106,11 @@ def test_sum_projects_each_block_to_dim_and_adds(modalities) -> None:
         for name, t in aligned.items()
     )
     np.testing.assert_allclose(fused.matrix, expected, rtol=1e-5, atol=1e-6)
-    reordered = fuse(modalities, ["image", "text"], method="sum", dim=8, seed=3)
+    reordered = fuse(modalities, ["image", "text"], fusion="sum", dim=8, seed=3)
     np.testing.assert_allclose(
         reordered.align([1, 2, 3, 4]).matrix, fused.matrix, rtol=1e-5, atol=1e-6
     )
-    other_seed = fuse(modalities, ["text", "image"], method="sum", dim=8, seed=4)
+    other_seed = fuse(modalities, ["text", "image"], fusion="sum", dim=8, seed=4)
     assert not np.allclose(other_seed.matrix, fused.matrix)
 
 
@@ -121,17 +121,17 @@ def test_random_projection_preserves_norms_roughly() -> None:
 
 
 @pytest.mark.parametrize(
-    ("use", "method", "dim", "message"),
+    ("chosen", "fusion", "dim", "message"),
     [
         (["text", "audio"], "concat", None, "unknown modalities"),
-        (["text"], "product", None, "method must be"),
+        (["text"], "product", None, "fusion must be"),
         (["text"], "sum", None, "positive dim"),
         ([], "concat", None, "at least one"),
     ],
 )
-def test_fuse_rejects_bad_requests(modalities, use, method, dim, message) -> None:
+def test_fuse_rejects_bad_requests(modalities, chosen, fusion, dim, message) -> None:
     with pytest.raises(ValueError, match=message):
-        fuse(modalities, use, method=method, dim=dim)
+        fuse(modalities, chosen, fusion=fusion, dim=dim)
 
 
 def test_fuse_rejects_token_sequences() -> None:
@@ -191,8 +191,8 @@ def test_failed_compute_leaves_no_entry() -> None:
     assert not list(cache.entry_path("unit", key).parent.glob("*.tmp*"))
 
 
-def test_package_version_includes_code_version(monkeypatch) -> None:
-    assert cache.package_version("numpy") == f"{np.__version__}+code{cache.CODE_VERSION}"
-    monkeypatch.setattr(cache, "CODE_VERSION", "99")
+def test_package_version_includes_the_encoding_code_digest(monkeypatch) -> None:
+    assert cache.package_version("numpy") == f"{np.__version__}+code{cache.encoding_code()}"
+    monkeypatch.setattr(cache, "encoding_code", lambda: "99")
     assert cache.package_version("numpy").endswith("+code99")
     assert cache.package_version("no-such-package-xyz").startswith("not-installed")

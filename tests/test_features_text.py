@@ -134,7 +134,7 @@ def test_cache_hit_skips_the_model_and_changes_miss(monkeypatch, minilm_pooled) 
     ):
         with pytest.raises(AssertionError, match="model was loaded"):
             encode_texts(**changed)
-    monkeypatch.setattr(cache, "CODE_VERSION", "changed")
+    monkeypatch.setattr(cache, "encoding_code", lambda: "changed")
     with pytest.raises(AssertionError, match="model was loaded"):
         encode_texts(texts)
 

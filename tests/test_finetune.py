@@ -1,6 +1,7 @@
 """TSEM's fine-tuned towers: stand-in networks for the mechanics (dedup, augmentation, what
 trains), the real offline EfficientNet-Lite0 and MiniLM against their frozen features, and
-the rating experiment's ``encoders="fine-tune"`` option."""
+the rating experiment's ``encoders="fine-tune"`` option (in ``rating_inputs`` and in a run
+config)."""
 
 from __future__ import annotations
 
@@ -12,24 +13,28 @@ import pytest
 import torch
 from torch import nn
 
-from mmrec_lib.data import load_dataset
+from mmrec_lib.data import dataset_spec, load_dataset
 from mmrec_lib.data.splits import ratio_split
+from mmrec_lib.experiments import rating
+from mmrec_lib.experiments.rating import (
+    _fresh_tower,
+    rating_config,
+    rating_inputs,
+    run_rating,
+    train_rating_model,
+)
 from mmrec_lib.features import PAPER_A_PREPROCESSING
 from mmrec_lib.features.image import load_poster, training_augmentation
 from mmrec_lib.features.text import text_backbone
-from mmrec_lib.models.rating import build_rating_model
+from mmrec_lib.models.rating import rating_model
+from mmrec_lib.models.rating.data import RatingIndex, RatingInputs
 from mmrec_lib.models.rating.finetune import (
     DescriptionTower,
+    ItemTower,
     PosterTower,
     backbone_parameter_groups,
 )
-from mmrec_lib.rating_experiment import (
-    RatingInputs,
-    _fresh_tower,
-    rating_inputs,
-    train_rating_model,
-)
-from mmrec_lib.training import TrainConfig
+from mmrec_lib.models.training import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -85,23 +90,25 @@ def description_tower(normalise: bool = False) -> DescriptionTower:
     return DescriptionTower(TinyText(), ids, mask, PRESENT, 6, normalise)
 
 
+def index(n_users: int = N_USERS, n_items: int = N_ITEMS) -> RatingIndex:
+    return RatingIndex(np.arange(n_users), np.arange(n_items))
+
+
 def tsem(poster, description, seed: int = 0):
+    """TSEM over frozen feature matrices, or over towers (as ``RatingInputs.fine_tuned``)."""
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    return build_rating_model(
-        "tsem",
-        n_users=N_USERS,
-        n_items=N_ITEMS,
-        item_features={
-            "tabular": rng.normal(size=(N_ITEMS, 3)).astype(np.float32),
-            "poster": poster,
-            "description": description,
-        },
+    content = {"poster": poster, "description": description}
+    towers = {name: c for name, c in content.items() if isinstance(c, ItemTower)}
+    frozen = {name: c for name, c in content.items() if name not in towers}
+    inputs = RatingInputs(
+        index(),
+        tabular=rng.normal(size=(N_ITEMS, 3)).astype(np.float32),
         user_genre_frequency=np.ones((N_USERS, 2), np.float32),
-        dim=4,
-        hidden=8,
-        dropout=0.0,
+        fine_tuned=towers,
+        **frozen,
     )
+    return rating_model("tsem").cls.from_inputs(inputs, dim=4, hidden=8, dropout=0.0)
 
 
 def batch():
@@ -212,14 +219,15 @@ def test_backbone_parameter_groups_put_the_networks_on_a_smaller_rate() -> None:
 
 
 def test_bad_towers_raise() -> None:
+    seven_items = RatingInputs(
+        index(n_items=7),
+        tabular=np.zeros((7, 3), np.float32),
+        description=np.zeros((7, 6), np.float32),
+        user_genre_frequency=np.ones((N_USERS, 2), np.float32),
+        fine_tuned={"poster": poster_tower()},
+    )
     with pytest.raises(ValueError, match="encodes 6 items but the model indexes 7"):
-        build_rating_model(
-            "tsem",
-            n_users=N_USERS,
-            n_items=7,
-            item_features={"poster": poster_tower()},
-            user_genre_frequency=np.ones((N_USERS, 2), np.float32),
-        )
+        rating_model("tsem").cls.from_inputs(seven_items)
     with pytest.raises(ValueError, match="uint8"):
         PosterTower(TinyCNN(), pixels().float(), PRESENT, 4, (0.0,) * 3, (1.0,) * 3)
     ids, mask = tokens()
@@ -297,19 +305,7 @@ def test_fine_tune_inputs_hold_towers_aligned_to_the_index_and_train(tiny) -> No
         "tsem", split, inputs, config, batch_size=256, model_kwargs={"dim": 8, "hidden": 16}
     )
     assert result.history.epochs_run == 2 and np.isfinite(result.metrics["rmse"])
-    heads = build_rating_model(
-        "tsem",
-        n_users=inputs.index.n_users,
-        n_items=inputs.index.n_items,
-        item_features={
-            "tabular": inputs.tabular,
-            "poster": np.zeros((inputs.index.n_items, 4), np.float32),
-            "description": np.zeros((inputs.index.n_items, 6), np.float32),
-        },
-        user_genre_frequency=inputs.user_genre_frequency,
-        dim=8,
-        hidden=16,
-    )
+    heads = frozen_heads(inputs, dim=8, hidden=16)
     backbone = sum(p.numel() for t in stand_ins.values() for p in t.parameters())
     assert result.n_parameters == sum(p.numel() for p in heads.parameters()) + backbone
     # each run trains a copy: the towers in the inputs keep their pretrained weights
@@ -334,6 +330,61 @@ def test_mf_nn_keeps_frozen_descriptions_when_tsem_fine_tunes(tiny) -> None:
     assert inputs.fine_tuned["poster"].present.all()
 
 
+def frozen_heads(inputs: RatingInputs, **hyperparameters):
+    """TSEM without the stand-in networks: zero features of the stand-ins' widths."""
+    n_items = inputs.index.n_items
+    frozen = RatingInputs(
+        inputs.index,
+        tabular=inputs.tabular,
+        poster=np.zeros((n_items, 4), np.float32),
+        description=np.zeros((n_items, 6), np.float32),
+        user_genre_frequency=inputs.user_genre_frequency,
+    )
+    return rating_model("tsem").cls.from_inputs(frozen, **hyperparameters)
+
+
+@pytest.fixture()
+def stand_in_towers(monkeypatch):
+    """rating_inputs builds the real towers' content with stand-in networks; the inputs it
+    cached for runs are dropped afterwards, so no other test gets the stand-ins."""
+    from mmrec_lib.models.rating import finetune
+
+    for name in ("poster_tower", "description_tower"):
+        real = getattr(finetune, name)
+        monkeypatch.setattr(
+            finetune, name, lambda *a, _real=real, **k: with_stand_in_networks(_real(*a, **k))
+        )
+    rating._cached_inputs.cache_clear()
+    yield
+    rating._cached_inputs.cache_clear()
+
+
+def test_a_fine_tune_config_trains_the_towers_at_its_backbone_rate(stand_in_towers) -> None:
+    def config(backbone_lr_scale: float) -> dict:
+        return rating_config(
+            "tsem",
+            dataset=dataset_spec("synthetic", "tiny", 1),
+            batch_size=256,
+            train={"epochs": 2, "lr": 0.01, "patience": 5},
+            hyperparameters={"dim": 8, "hidden": 16},
+            encoders={"mode": "fine-tune"},
+            backbone_lr_scale=backbone_lr_scale,
+        )
+
+    slow, fast = run_rating(config(0.1)), run_rating(config(1.0))
+    assert slow.metrics["epochs"] == 2 and np.isfinite(slow.metrics["rmse"])
+    inputs = rating._inputs(config(0.1))
+    assert set(inputs.fine_tuned) == {"poster", "description"}
+    backbone = sum(p.numel() for t in inputs.fine_tuned.values() for p in t.parameters())
+    heads = frozen_heads(inputs, dim=8, hidden=16)
+    assert slow.metrics["n_parameters"] == sum(p.numel() for p in heads.parameters()) + backbone
+    # the rate the config gives the towers is the rate they train at
+    assert slow.arrays["history/train_loss"][0] != pytest.approx(
+        fast.arrays["history/train_loss"][0]
+    )
+    assert not np.allclose(slow.arrays["predictions"], fast.arrays["predictions"])
+
+
 def refuse(*args, **kwargs):
     raise AssertionError("work was done")
 
@@ -350,3 +401,9 @@ def test_bad_encoders_and_backbone_rates_raise_before_any_work(tiny, monkeypatch
     config = TrainConfig(epochs=1, progress=False)
     with pytest.raises(ValueError, match="backbone_lr_scale must be positive"):
         train_rating_model("tsem", split, inputs, config, backbone_lr_scale=0.0)
+    # ... and in a run config, before any data is read
+    spec = dataset_spec("synthetic", "tiny", 1)
+    with pytest.raises(ValueError, match=r"encoders.mode must be one of .*'fine-tune'"):
+        rating_config("tsem", dataset=spec, encoders={"mode": "finetune"})
+    with pytest.raises(ValueError, match="backbone_lr_scale must be positive"):
+        rating_config("tsem", dataset=spec, encoders={"mode": "fine-tune"}, backbone_lr_scale=0)

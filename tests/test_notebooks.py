@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from mmrec_lib.runbook import glued_values, load_profile, notebook_paths
+from mmrec_lib.report.runbook import glued_values, load_profile, notebook_paths
 
 NOTEBOOKS = notebook_paths()
 # Bounds that any recorded metric must respect, by what its name says it is.
@@ -86,13 +86,14 @@ def test_notebook_runs_and_records_sane_results(notebook, executed_notebooks):
 
 
 def test_readme_documents_every_notebook_parameter():
-    from mmrec_lib.runbook import README_BEGIN, README_END, ROOT, parameter_docs
+    from mmrec_lib.report.runbook import README_BEGIN, README_END, ROOT, parameter_docs
 
     readme = (ROOT / "README.md").read_text()
     assert README_BEGIN in readme and README_END in readme
     documented = readme.split(README_BEGIN)[1].split(README_END)[0].strip()
     assert documented == parameter_docs().strip(), (
-        "README's notebook parameters are stale: paste `python -m mmrec_lib.runbook --readme`"
+        "README's notebook parameters are stale: "
+        "paste `python -m mmrec_lib.report.runbook --readme`"
     )
 
 
@@ -102,3 +103,22 @@ def test_every_parameter_has_a_help_comment(notebook):
 
     for name, spec in papermill.inspect_notebook(str(notebook)).items():
         assert spec["help"].strip(), f"{notebook.name}: parameter {name} has no '# help' comment"
+
+
+@pytest.mark.notebooks
+@pytest.mark.slow
+def test_table1_notebook_executed_twice_from_empty_caches_glues_identical_values(
+    tmp_path, monkeypatch
+):
+    from mmrec_lib.report.runbook import NOTEBOOK_DIR, execute_notebooks
+
+    notebook = NOTEBOOK_DIR / "30_paper_b_table1.ipynb"
+    glued = []
+    for attempt in ("first", "second"):
+        monkeypatch.setenv("MMREC_CACHE_DIR", str(tmp_path / f"cache-{attempt}"))
+        (executed,) = execute_notebooks(
+            "smoke", output_dir=tmp_path / attempt, notebooks=[notebook], force=True
+        )
+        glued.append(glued_values(executed))
+    assert glued[0], "the notebook glued nothing"
+    assert glued[0] == glued[1]

@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 
 from mmrec_lib.data import load_dataset  # noqa: E402
 from mmrec_lib.data.selection import primary_genre  # noqa: E402
-from mmrec_lib.plots import eda  # noqa: E402
+from mmrec_lib.report.plots import eda  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -1,20 +1,16 @@
 """The sampled-vs-full protocol figure."""
 
-from types import SimpleNamespace
-
 import matplotlib
 import numpy as np
 import pytest
 
-from mmrec_lib.plots.ranking import protocol_comparison_figure
+from mmrec_lib.report.plots.ranking import protocol_comparison_figure
 
 matplotlib.use("Agg")
 
 
 def _result(sampled, full):
-    return SimpleNamespace(
-        metrics={"sampled": {"NDCG@10": np.array(sampled)}, "full": {"NDCG@10": np.array(full)}}
-    )
+    return {"sampled/NDCG@10": np.array(sampled), "full/NDCG@10": np.array(full)}
 
 
 def test_each_panel_sorts_models_by_its_own_protocol():

@@ -5,10 +5,15 @@ import pandas as pd
 import pytest
 import torch
 
-from mmrec_lib.models.rating import RATING_MODELS, build_rating_model
+from mmrec_lib.models.rating import RATING_MODELS, rating_model
 from mmrec_lib.models.rating.data import RatingIndex, multi_hot, rating_tensors
 
 N_USERS, N_ITEMS = 7, 9
+
+
+def build_rating_model(name: str, **kwargs):
+    """The registry's class for ``name``, built with ``kwargs``."""
+    return rating_model(name).cls(**kwargs)
 
 
 def _features(seed: int = 0) -> dict:

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmrec_lib.report import banner, check_parameters, paper_beside_ours
+from mmrec_lib.report.notebook import banner, check_parameters, paper_beside_ours
 
 
 def test_check_parameters_names_every_bad_value():

@@ -5,7 +5,7 @@ import json
 import nbformat
 import pytest
 
-from mmrec_lib import runbook
+from mmrec_lib.report import runbook
 
 
 def _notebook(path, body="glue('answer', 2 * x, display=False)"):

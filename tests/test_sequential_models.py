@@ -8,7 +8,14 @@ import pytest
 import torch
 
 from mmrec_lib.data.splits import leave_one_out
-from mmrec_lib.models.sequential import SEQUENTIAL_MODELS, BERT4Rec, KeBERT4Rec, PopRec, SASRec
+from mmrec_lib.models.sequential import (
+    SEQUENTIAL_MODELS,
+    BERT4Rec,
+    KeBERT4Rec,
+    PopRec,
+    SASRec,
+    shared_settings,
+)
 from mmrec_lib.models.sequential.auxiliary import AuxiliaryEmbedding
 from mmrec_lib.models.sequential.bert4rec import cloze_mask
 from mmrec_lib.models.sequential.training_data import (
@@ -41,15 +48,26 @@ def random_histories(n_items: int, batch: int = 4, length: int = 8, seed: int = 
     return histories
 
 
-def test_registry_names():
-    assert set(SEQUENTIAL_MODELS) == {
-        "poprec",
-        "bpr",
-        "transrec",
-        "sasrec",
-        "bert4rec",
-        "kebert4rec",
-    }
+def test_registry_lists_table1_in_order_and_builds_every_model_one_way(split):
+    assert list(SEQUENTIAL_MODELS) == [
+        "poprec", "bpr", "transrec", "bert4rec", "kebert4rec", "sasrec", "bert4rec+", "sasrec+"
+    ]  # fmt: skip
+    rng = np.random.default_rng(0)
+    item_inputs = {None: None, "keywords": rng.integers(0, 2, (split.n_items + 1, 3)),
+                   "fused": rng.normal(size=(split.n_items + 1, 5))}  # fmt: skip
+    for values in item_inputs.values():
+        if values is not None:
+            values[0] = 0  # the padding row
+    histories = torch.as_tensor(split.padded_histories(4, include_val=True))
+    candidates = torch.as_tensor(np.column_stack([split.test_item, split.negatives]))
+    for name, spec in SEQUENTIAL_MODELS.items():
+        settings = shared_settings(spec.cls, d=8, max_len=4)
+        assert ("d" in settings) == (name != "poprec"), name
+        model = spec.cls.from_split(split, item_inputs[spec.item_input], **settings)
+        assert (getattr(model, "aux", None) is not None) == (spec.item_input is not None), name
+        with torch.no_grad():
+            scores = model.score(histories, candidates, np.arange(split.n_users))
+        assert scores.shape == candidates.shape, name
 
 
 def test_poprec_scores_are_training_counts(split):
@@ -191,11 +209,11 @@ def test_score_agrees_with_score_all(split, name):
     if name == "poprec":
         model = PopRec().fit(split)
     elif name in ("bpr", "transrec"):
-        model = SEQUENTIAL_MODELS[name](split.n_users, n, d=8).eval()
+        model = SEQUENTIAL_MODELS[name].cls(split.n_users, n, d=8).eval()
     elif name == "kebert4rec":
         model = KeBERT4Rec(n, torch.eye(n + 1)[:, 1:] * (torch.arange(n + 1) > 0)[:, None], d=8)
     else:
-        model = SEQUENTIAL_MODELS[name](n, max_len=4, d=8, n_heads=2)
+        model = SEQUENTIAL_MODELS[name].cls(n, max_len=4, d=8, n_heads=2)
     if isinstance(model, torch.nn.Module):
         model.eval()
     histories = torch.as_tensor(split.padded_histories(4, include_val=True))
@@ -209,7 +227,7 @@ def test_score_agrees_with_score_all(split, name):
 
 
 def test_transrec_keeps_items_in_the_unit_ball(split):
-    model = SEQUENTIAL_MODELS["transrec"](split.n_users, split.n_items, d=4, init_std=3.0)
+    model = SEQUENTIAL_MODELS["transrec"].cls(split.n_users, split.n_items, d=4, init_std=3.0)
     optimiser = torch.optim.SGD(model.parameters(), lr=0.1)
     for batch in model.training_batches(split, np.random.default_rng(0), batch_size=8):
         model.loss(batch).backward()
@@ -258,7 +276,7 @@ def test_auxiliary_input_changes_the_representation():
         (lambda: SASRec(20, loss="hinge"), "loss must be"),
         (lambda: BERT4Rec(20, mask_prob=0.0), "mask_prob"),
         (lambda: BERT4Rec(20, max_len=1), "max_len"),
-        (lambda: SEQUENTIAL_MODELS["bpr"](0, 20), "positive integers"),
+        (lambda: SEQUENTIAL_MODELS["bpr"].cls(0, 20), "positive integers"),
         (lambda: SASRec(20, aux_features=torch.ones(21, 3)), "row 0"),
         (lambda: SASRec(20, aux_features=torch.zeros(5, 3)), "rows"),
         (lambda: SASRec(20, aux_features=torch.zeros(21)), r"\(n_items \+ 1, d_aux\)"),
@@ -270,6 +288,6 @@ def test_bad_parameters_raise(build, message):
 
 
 def test_per_user_models_need_users(split):
-    model = SEQUENTIAL_MODELS["bpr"](split.n_users, split.n_items)
+    model = SEQUENTIAL_MODELS["bpr"].cls(split.n_users, split.n_items)
     with pytest.raises(ValueError, match="users="):
         model.score(torch.zeros(1, 2, dtype=torch.long), torch.ones(1, 2, dtype=torch.long))

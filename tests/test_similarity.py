@@ -7,11 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmrec_lib.data import load_dataset
-from mmrec_lib.data.dataset import Dataset
-from mmrec_lib.data.selection import primary_genre
-from mmrec_lib.features import ItemFeatures
-from mmrec_lib.similarity import (
+from mmrec_lib.analysis.similarity import (
     genre_agreement,
     genre_agreement_table,
     items_with_all,
@@ -19,6 +15,10 @@ from mmrec_lib.similarity import (
     neighbour_titles,
     with_titles,
 )
+from mmrec_lib.data import load_dataset
+from mmrec_lib.data.dataset import Dataset
+from mmrec_lib.data.selection import primary_genre
+from mmrec_lib.features import ItemFeatures
 
 ROOT_HALF = np.sqrt(0.5)
 

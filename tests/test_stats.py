@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mmrec_lib.stats import paired_ttest
+from mmrec_lib.analysis.stats import paired_ttest
 
 A = [1.0, 2.0, 3.0, 4.0]
 B = [2.0, 4.0, 5.0, 7.0]

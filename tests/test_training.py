@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmrec_lib.training import History, TrainConfig, fit, resolve_device, shuffled_batches
+from mmrec_lib.models.training import History, TrainConfig, fit, resolve_device, shuffled_batches
 
 
 def _regression_problem(seed: int = 0, n: int = 256):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmrec_lib.user_clusters import (
+from mmrec_lib.analysis.clusters import (
     block_contrast,
     cluster_heatmaps,
     cluster_users,
@@ -15,10 +15,10 @@ from mmrec_lib.user_clusters import (
     elbow_k,
     genre_shares,
     kmeans_inertias,
-    last_query_attention,
     random_labels,
     set_similarity,
 )
+from mmrec_lib.models.sequential import last_query_attention
 
 N_GROUPS, PER_GROUP, LENGTH = 4, 250, 12
 
@@ -122,9 +122,9 @@ def test_random_labels_keep_cluster_sizes():
 
 
 def test_choose_clusters_shows_at_least_four_and_user_behaviour_on_a_split():
+    from mmrec_lib.analysis.clusters import choose_clusters, user_behaviour
     from mmrec_lib.data import load_dataset
     from mmrec_lib.data.splits import leave_one_out
-    from mmrec_lib.user_clusters import choose_clusters, user_behaviour
 
     dataset = load_dataset("synthetic", size="tiny", seed=0)
     split = leave_one_out(dataset.interactions, n_negatives=20, seed=0)
@@ -142,7 +142,11 @@ def test_analysis_figures_draw(tmp_path):
     matplotlib.use("Agg")
     from mmrec_lib.data import load_dataset
     from mmrec_lib.data.splits import leave_one_out
-    from mmrec_lib.plots.analysis import elbow_plot, example_users_figure, similarity_heatmaps
+    from mmrec_lib.report.plots.analysis import (
+        elbow_plot,
+        example_users_figure,
+        similarity_heatmaps,
+    )
 
     groups, _, attention = planted_users()
     maps = cluster_heatmaps(attention, groups, set_size=None)
@@ -167,7 +171,7 @@ def test_paired_seeds_figure_draws_one_line_per_seed_and_colours_the_direction()
     matplotlib.use("Agg")
     import pandas as pd
 
-    from mmrec_lib.plots.analysis import paired_seeds_figure
+    from mmrec_lib.report.plots.analysis import paired_seeds_figure
 
     values = pd.DataFrame(
         {"SASRec": [0.30, 0.32, 0.31], "SASRec+": [0.35, 0.30, 0.36]},

@@ -7,6 +7,8 @@ downloaded with SHA-256 checks otherwise (see :mod:`mmrec_lib.data.download`);
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Callable
 
 from mmrec_lib.data.amazon import load_amazon_fashion
@@ -47,11 +49,35 @@ def load_dataset(name: str, **kwargs) -> Dataset:
     return DATASETS[name](**kwargs)
 
 
+def dataset_spec(name: str, synthetic_size: str = "small", seed: int = 0) -> dict:
+    """The ``dataset`` entry of a run config: what a notebook's ``dataset`` parameter names
+    (size and generator seed apply to ``synthetic`` only)."""
+    if name == "synthetic":
+        return {"name": name, "size": synthetic_size, "seed": seed}
+    return {"name": name}
+
+
+def load_dataset_spec(spec: dict) -> Dataset:
+    """The dataset a run config's ``dataset`` entry names (``{"name": ..., **kwargs}``),
+    loaded once per process and kept for the next run that names it."""
+    from mmrec_lib.hashing import canonical_json
+
+    if "name" not in spec:
+        raise ValueError(
+            f'a dataset spec must name the dataset, e.g. {{"name": "ml-100k"}}: {spec}'
+        )
+    return _load_spec(canonical_json(spec))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_spec(spec_json: str) -> Dataset:
+    spec = json.loads(spec_json)
+    return load_dataset(spec.pop("name"), **spec)
+
+
 def load_notebook_dataset(name: str, synthetic_size: str = "small", seed: int = 0) -> Dataset:
     """What a notebook's ``dataset`` parameter names; size and seed apply to ``synthetic`` only."""
-    if name == "synthetic":
-        return load_synthetic(size=synthetic_size, seed=seed)
-    return load_dataset(name)
+    return load_dataset_spec(dataset_spec(name, synthetic_size, seed))
 
 
 __all__ = [
@@ -59,7 +85,9 @@ __all__ = [
     "ChecksumError",
     "DataNotFoundError",
     "Dataset",
+    "dataset_spec",
     "load_dataset",
+    "load_dataset_spec",
     "load_notebook_dataset",
     "load_tag_genome",
 ]

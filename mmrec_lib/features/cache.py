@@ -2,62 +2,61 @@
 
 An entry lives at ``cache_dir("features") / "<label>-<key>.npz"``. The key is the SHA-256
 of a JSON description of everything the result depends on: the encoder's name and version
-(its package version plus :data:`CODE_VERSION`), the preprocessing settings, and a digest of
-the inputs. Texts are hashed by their content. Image files are hashed by their bytes (not by
-path, size and mtime): a poster copied to another folder or downloaded again still hits, and a
-poster replaced in place always misses; hashing 4,000 posters of ~20 KB takes well under a
-second, far less than encoding one of them. Entries are written to a temporary file and moved
-into place with ``os.replace``, so a crash never leaves a half-written entry behind.
+(its package version plus a digest of the encoding code, :func:`encoding_code`), the
+preprocessing settings, and a digest of the inputs. Texts are hashed by their content. Image
+files are hashed by their bytes (not by path, size and mtime): a poster copied to another
+folder or downloaded again still hits, and a poster replaced in place always misses; hashing
+4,000 posters of ~20 KB takes well under a second, far less than encoding one of them.
+Entries are written to a temporary file and moved into place with ``os.replace``, so a crash
+never leaves a half-written entry behind.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from mmrec_lib.hashing import hash_files, hash_texts
 from mmrec_lib.paths import cache_dir
 
-# Bump when a change to this package's encoding code changes the numbers it produces.
-CODE_VERSION = "1"
-_MISSING_FILE = b"<missing>"
+__all__ = [
+    "cache_key",
+    "cached_arrays",
+    "entry_path",
+    "hash_files",
+    "hash_texts",
+    "package_version",
+]
+
+ENCODING_MODULES = ("cache.py", "hub.py", "image.py", "text.py")
+
+
+@functools.cache
+def encoding_code() -> str:
+    """A digest of the encoding code's source files (:data:`ENCODING_MODULES`): a change to
+    how features are computed gives new keys, so old features are never read back."""
+    digest = hashlib.sha256()
+    for name in ENCODING_MODULES:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def package_version(package: str) -> str:
-    """Installed version of ``package`` plus the feature code version, e.g. ``"0.1.0+code1"``."""
+    """Installed version of ``package`` plus the encoding code's digest, e.g.
+    ``"0.1.0+code3f2a..."``."""
     try:
         version = importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError:
         version = "not-installed"
-    return f"{version}+code{CODE_VERSION}"
-
-
-def hash_texts(texts: Iterable[str]) -> str:
-    """SHA-256 over the texts in order (length-prefixed, so boundaries count)."""
-    digest = hashlib.sha256()
-    for text in texts:
-        data = text.encode("utf-8")
-        digest.update(len(data).to_bytes(8, "little"))
-        digest.update(data)
-    return digest.hexdigest()
-
-
-def hash_files(paths: Iterable[str | os.PathLike | None]) -> str:
-    """SHA-256 over the files' bytes in order; a missing or unset path counts as a marker."""
-    digest = hashlib.sha256()
-    for path in paths:
-        data = _MISSING_FILE
-        if path is not None and Path(path).is_file():
-            data = Path(path).read_bytes()
-        digest.update(len(data).to_bytes(8, "little"))
-        digest.update(hashlib.sha256(data).digest())
-    return digest.hexdigest()
+    return f"{version}+code{encoding_code()}"
 
 
 def cache_key(**parts: object) -> str:

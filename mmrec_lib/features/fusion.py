@@ -8,7 +8,7 @@ import numpy as np
 
 from mmrec_lib.features.item_features import ItemFeatures
 
-METHODS = ("concat", "sum")
+FUSIONS = ("concat", "sum")
 
 
 def l2_normalise(matrix: np.ndarray) -> np.ndarray:
@@ -36,13 +36,13 @@ def union_ids(tables: list[ItemFeatures]) -> np.ndarray:
 
 
 def fuse(
-    modalities: dict[str, ItemFeatures],
-    use: list[str],
-    method: str = "concat",
+    tables: dict[str, ItemFeatures],
+    modalities: list[str],
+    fusion: str = "concat",
     dim: int | None = None,
     seed: int = 0,
 ) -> ItemFeatures:
-    """One table from the modalities named in ``use``, over the union of their ids.
+    """One table from the ``tables`` named in ``modalities``, over the union of their ids.
 
     concat: each block is L2-normalised per row (so no modality dominates by scale), then
         the blocks are concatenated; width = sum of the block widths.
@@ -54,28 +54,28 @@ def fuse(
     The fused mask is True where at least one used modality was present (``any``); the
     per-modality masks stay in the inputs.
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if not use:
-        raise ValueError("use must name at least one modality")
-    unknown = [name for name in use if name not in modalities]
+    if fusion not in FUSIONS:
+        raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+    if not modalities:
+        raise ValueError("modalities must name at least one modality")
+    unknown = [name for name in modalities if name not in tables]
     if unknown:
-        raise ValueError(f"unknown modalities {unknown}; available: {list(modalities)}")
-    flat = [name for name in use if modalities[name].matrix.ndim != 2]
+        raise ValueError(f"unknown modalities {unknown}; available: {list(tables)}")
+    flat = [name for name in modalities if tables[name].matrix.ndim != 2]
     if flat:
         raise ValueError(f"fusion needs 2-D (pooled) features; {flat} are not")
-    if method == "sum" and (dim is None or dim < 1):
-        raise ValueError("method='sum' needs a positive dim, the common width of the blocks")
-    ids = union_ids([modalities[name] for name in use])
-    aligned = [modalities[name].align(ids) for name in use]
+    if fusion == "sum" and (dim is None or dim < 1):
+        raise ValueError("fusion='sum' needs a positive dim, the common width of the blocks")
+    ids = union_ids([tables[name] for name in modalities])
+    aligned = [tables[name].align(ids) for name in modalities]
     blocks = [l2_normalise(table.matrix) * table.mask[:, None] for table in aligned]
-    if method == "concat":
+    if fusion == "concat":
         matrix = np.concatenate(blocks, axis=1)
     else:
         projected = [
             block @ random_projection(block.shape[1], dim, seed, name)
-            for name, block in zip(use, blocks, strict=True)
+            for name, block in zip(modalities, blocks, strict=True)
         ]
         matrix = np.sum(projected, axis=0)
     mask = np.any([table.mask for table in aligned], axis=0)
-    return ItemFeatures(ids, matrix, f"{'+'.join(use)}:{method}", mask)
+    return ItemFeatures(ids, matrix, f"{'+'.join(modalities)}:{fusion}", mask)

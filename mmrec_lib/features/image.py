@@ -33,11 +33,11 @@ from typing import Any
 
 import numpy as np
 
+from mmrec_lib.device import resolve_device
 from mmrec_lib.features.cache import cache_key, cached_arrays, hash_files, package_version
 from mmrec_lib.features.hub import hub_offline, online_only_error
 from mmrec_lib.features.item_features import ItemFeatures
 from mmrec_lib.features.text import OUTPUTS
-from mmrec_lib.training import resolve_device
 
 POSTER_SIZE = 224
 FALLBACK_GREY = 127

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mmrec_lib.device import resolve_device
 from mmrec_lib.features.cache import cache_key, cached_arrays, hash_texts, package_version
 from mmrec_lib.features.hub import hub_offline, online_only_error
 from mmrec_lib.features.item_features import ItemFeatures
-from mmrec_lib.training import resolve_device
 
 OUTPUTS = ("pooled", "last_hidden")
 PAPER_A_MAX_LENGTH = 64

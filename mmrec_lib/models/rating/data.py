@@ -6,9 +6,9 @@ information passed to a model is a float matrix whose row ``i`` belongs to item 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -49,6 +49,27 @@ class RatingIndex:
             _positions(self.user_ids, frame["user"].to_numpy(), "user"),
             _positions(self.item_ids, frame["item"].to_numpy(), "item"),
         )
+
+
+@dataclass(frozen=True)
+class RatingInputs:
+    """Side information aligned to ``index`` (row i = item or user index i); None = not built.
+
+    Item matrices are (n_items x d): tabular, poster, description, cast (multi-hot),
+    genres (multi-hot, MF_NN's auxiliary target); user_genre_frequency is (n_users x genres),
+    counted on the training rows only. fine_tuned: TSEM's trainable towers by modality
+    (poster, description; see :mod:`mmrec_lib.models.rating.finetune`), used by TSEM in
+    place of the frozen matrix of the same name.
+    """
+
+    index: RatingIndex
+    tabular: np.ndarray | None = None
+    poster: np.ndarray | None = None
+    description: np.ndarray | None = None
+    cast: np.ndarray | None = None
+    genres: np.ndarray | None = None
+    user_genre_frequency: np.ndarray | None = None
+    fine_tuned: Mapping[str, Any] = field(default_factory=dict)
 
 
 def rating_tensors(frame: pd.DataFrame, index: RatingIndex, device="cpu") -> tuple:

@@ -43,6 +43,13 @@ class MF(nn.Module):
         nn.init.zeros_(self.user_bias.weight)
         nn.init.zeros_(self.item_bias.weight)
 
+    @classmethod
+    def from_inputs(cls, inputs, global_mean: float = 0.0, **hyperparameters) -> MF:
+        """MF over the users and items of ``inputs`` (a :class:`RatingInputs`; no side
+        information)."""
+        return cls(inputs.index.n_users, inputs.index.n_items, global_mean=global_mean,
+                   **hyperparameters)  # fmt: skip
+
     def interaction(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """(batch, dim) element-wise product p_u * q_i; its sum is the dot product."""
         return self.user_factors(users) * self.item_factors(items)

@@ -65,6 +65,12 @@ class MFNN(nn.Module):
         self.genre_head = nn.Linear(dim, self.genres.shape[1])
         self.regressor = mlp(2 * dim + self.genres.shape[1], [hidden], 1, dropout)
 
+    @classmethod
+    def from_inputs(cls, inputs, global_mean: float = 0.0, **hyperparameters) -> MFNN:
+        """MF_NN over ``inputs`` (a :class:`RatingInputs`): cast, description and genres."""
+        return cls(inputs.index.n_users, inputs.index.n_items, inputs.cast, inputs.description,
+                   inputs.genres, global_mean=global_mean, **hyperparameters)  # fmt: skip
+
     def item_tower(self, items: torch.Tensor, need_weights: bool = False):
         """(item vector h_i, genre logits, attention weights or None) of a batch of items.
 

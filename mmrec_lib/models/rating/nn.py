@@ -52,6 +52,12 @@ class NN(nn.Module):
         self.register_buffer("global_mean", torch.tensor(float(global_mean)))
         nn.init.normal_(self.user_embedding.weight, std=0.1)
 
+    @classmethod
+    def from_inputs(cls, inputs, global_mean: float = 0.0, **hyperparameters) -> NN:
+        """NN over ``inputs`` (a :class:`RatingInputs`), reading its tabular item features."""
+        return cls(inputs.index.n_users, inputs.index.n_items, inputs.tabular,
+                   global_mean=global_mean, **hyperparameters)  # fmt: skip
+
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         inputs = torch.cat([self.user_embedding(users), self.item_features[items]], dim=-1)
         return self.global_mean + self.regressor(inputs).squeeze(-1)

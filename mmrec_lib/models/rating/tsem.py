@@ -17,7 +17,7 @@ item encoder is. The loss is MSE plus an L2 penalty ``reg`` on the batch's user 
 user biases and item vectors (penalising both sides of the dot product, as MF does, so that
 neither can grow to escape the penalty). Paper A trains it with CosineAnnealingLR
 (T_max = 15) and widens the training data once validation MSE reaches a threshold; both
-live in :mod:`mmrec_lib.rating_experiment`, as does the frozen / fine-tuned choice.
+live in :mod:`mmrec_lib.experiments.rating`, as does the frozen / fine-tuned choice.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ class TSEM(nn.Module):
     item_features: per modality, an (n_items x d) feature matrix (frozen) or an ItemTower
     over the same n_items (fine-tuned).
     """
+
+    ITEM_BLOCKS = ("tabular", "poster", "description")
 
     def __init__(
         self,
@@ -92,6 +94,16 @@ class TSEM(nn.Module):
         self.register_buffer("global_mean", torch.tensor(float(global_mean)))
         nn.init.normal_(self.user_embedding.weight, std=0.1)
         nn.init.zeros_(self.user_bias.weight)
+
+    @classmethod
+    def from_inputs(cls, inputs, global_mean: float = 0.0, **hyperparameters) -> TSEM:
+        """TSEM over ``inputs`` (a :class:`RatingInputs`): tabular, poster and description
+        item blocks (a fine-tuned tower in place of a frozen matrix where ``inputs`` has
+        one) and the users' genre frequencies."""
+        blocks = {m: inputs.fine_tuned.get(m, getattr(inputs, m)) for m in cls.ITEM_BLOCKS}
+        return cls(inputs.index.n_users, inputs.index.n_items, blocks,
+                   inputs.user_genre_frequency, global_mean=global_mean,
+                   **hyperparameters)  # fmt: skip
 
     def content(self, name: str, items: torch.Tensor) -> torch.Tensor:
         """Modality ``name`` of ``items``: its tower's output, or its frozen feature rows."""

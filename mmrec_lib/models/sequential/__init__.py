@@ -1,17 +1,78 @@
-"""Paper B's sequential recommenders; "sasrec+" and "bert4rec+" are SASRec and BERT4Rec
-given auxiliary item features (``aux_features``)."""
+"""Paper B's sequential recommenders and their registry.
 
+Every model is built the same way, ``cls.from_split(split, aux=..., **hyperparameters)``, and
+scored the same way, ``score(histories, candidates, users)`` and ``score_all(histories,
+users)``. Neural models (``torch.nn.Module``) are trained by the shared loop through
+``training_batches`` and ``loss``; PopRec is a counter, fitted by ``from_split``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mmrec_lib.models import constructor_parameters
+from mmrec_lib.models.sequential._common import last_query_attention
 from mmrec_lib.models.sequential.bert4rec import BERT4Rec, KeBERT4Rec
 from mmrec_lib.models.sequential.bpr import BPR
 from mmrec_lib.models.sequential.poprec import PopRec
 from mmrec_lib.models.sequential.sasrec import SASRec
 from mmrec_lib.models.sequential.transrec import TransRec
 
+ITEM_INPUTS = ("keywords", "fused")
+"""Item features a model can read: genre multi-hot keywords, or the fused modalities."""
+
+
+@dataclass(frozen=True)
+class SequentialModel:
+    """A registry entry: the class, its label in paper B's tables, the item input it reads."""
+
+    cls: type
+    label: str
+    item_input: str | None = None
+
+
 SEQUENTIAL_MODELS = {
-    "poprec": PopRec,
-    "bpr": BPR,
-    "transrec": TransRec,
-    "sasrec": SASRec,
-    "bert4rec": BERT4Rec,
-    "kebert4rec": KeBERT4Rec,
+    "poprec": SequentialModel(PopRec, "PopRec"),
+    "bpr": SequentialModel(BPR, "BPR"),
+    "transrec": SequentialModel(TransRec, "TransRec"),
+    "bert4rec": SequentialModel(BERT4Rec, "BERT4Rec"),
+    "kebert4rec": SequentialModel(KeBERT4Rec, "KeBERT4Rec", "keywords"),
+    "sasrec": SequentialModel(SASRec, "SASRec"),
+    "bert4rec+": SequentialModel(BERT4Rec, "BERT4Rec+", "fused"),
+    "sasrec+": SequentialModel(SASRec, "SASRec+", "fused"),
 }
+"""Table 1's models in the paper's column order."""
+MODEL_LABELS = {name: spec.label for name, spec in SEQUENTIAL_MODELS.items()}
+
+
+def sequential_model(name: str) -> SequentialModel:
+    """The registry entry of ``name``; ValueError naming the known models otherwise."""
+    if name not in SEQUENTIAL_MODELS:
+        raise ValueError(
+            f"unknown sequential model {name!r}; choose from {list(SEQUENTIAL_MODELS)}"
+        )
+    return SEQUENTIAL_MODELS[name]
+
+
+def shared_settings(cls: type, **settings: Any) -> dict:
+    """The settings shared by all models (hidden size ``d``, ``max_len``) that ``cls`` takes."""
+    taken = constructor_parameters(cls)
+    return {name: value for name, value in settings.items() if name in taken}
+
+
+__all__ = [
+    "BERT4Rec",
+    "BPR",
+    "ITEM_INPUTS",
+    "KeBERT4Rec",
+    "MODEL_LABELS",
+    "PopRec",
+    "SASRec",
+    "SEQUENTIAL_MODELS",
+    "SequentialModel",
+    "TransRec",
+    "last_query_attention",
+    "sequential_model",
+    "shared_settings",
+]

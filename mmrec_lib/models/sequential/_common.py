@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 
-def require_positive(**values: Any) -> None:
-    """Raise ValueError naming each argument that is not a positive integer."""
-    bad = [
-        f"{name}={value!r}"
-        for name, value in values.items()
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1
-    ]
-    if bad:
-        raise ValueError(f"these sizes must be positive integers: {', '.join(bad)}")
+from mmrec_lib.models import require_positive
+
+__all__ = ["require_positive"]
 
 
 def require_probability(**values: Any) -> None:
@@ -40,3 +35,15 @@ def as_long(values: Any, device: Any):
     import torch
 
     return torch.as_tensor(values, dtype=torch.long, device=device)
+
+
+def last_query_attention(maps: np.ndarray) -> np.ndarray:
+    """(n_users, L) attention of the last query over keys, mean over blocks and heads.
+
+    maps: (n_blocks, n_users, n_heads, L, L) with rows = queries, columns = keys, as
+    ``SASRec.attention_maps`` returns per block (stack them on axis 0).
+    """
+    maps = np.asarray(maps)
+    if maps.ndim != 5 or maps.shape[-1] != maps.shape[-2]:
+        raise ValueError(f"maps must be (blocks, users, heads, L, L), got shape {maps.shape}")
+    return maps[:, :, :, -1, :].mean(axis=(0, 2))

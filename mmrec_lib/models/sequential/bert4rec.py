@@ -143,6 +143,11 @@ class BERT4Rec(nn.Module):
         with torch.no_grad():
             self.item.weight[PADDING_ITEM].zero_()
 
+    @classmethod
+    def from_split(cls, split: SequenceSplit, aux: Any = None, **hyperparameters: Any):
+        """The model over the split's items; BERT4Rec+ (or KeBERT4Rec's keywords) with ``aux``."""
+        return cls(split.n_items, aux_features=aux, **hyperparameters)
+
     def encode(self, inputs: torch.Tensor, need_weights: bool = False) -> tuple[torch.Tensor, list]:
         """(batch, L, d) hidden states of token sequences (items, [MASK], padding)."""
         inputs = inputs[:, -self.max_len :]
@@ -219,5 +224,12 @@ class BERT4Rec(nn.Module):
 class KeBERT4Rec(BERT4Rec):
     """BERT4Rec whose auxiliary input is a multi-hot keyword (genre) vector per item."""
 
-    def __init__(self, n_items: int, keywords: Any, **hyperparameters: Any) -> None:
+    def __init__(self, n_items: int, keywords: Any = None, **hyperparameters: Any) -> None:
+        if keywords is None:
+            raise ValueError("KeBERT4Rec needs keywords: the (n_items + 1, n_keywords) multi-hot")
         super().__init__(n_items, aux_features=keywords, **hyperparameters)
+
+    @classmethod
+    def from_split(cls, split: SequenceSplit, aux: Any = None, **hyperparameters: Any):
+        """KeBERT4Rec over the split's items; ``aux`` is the keyword multi-hot."""
+        return cls(split.n_items, keywords=aux, **hyperparameters)

@@ -31,6 +31,11 @@ class BPR(nn.Module):
         with torch.no_grad():
             self.item.weight[0].zero_()
 
+    @classmethod
+    def from_split(cls, split: SequenceSplit, aux: Any = None, **hyperparameters: Any) -> BPR:
+        """A BPR sized for the split's users and items (it reads no item features)."""
+        return cls(split.n_users, split.n_items, **hyperparameters)
+
     def training_batches(
         self, split: SequenceSplit, rng: np.random.Generator, batch_size: int = 1024
     ) -> Iterator[tuple]:

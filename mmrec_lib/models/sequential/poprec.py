@@ -15,6 +15,11 @@ class PopRec:
     def __init__(self) -> None:
         self.counts: np.ndarray | None = None
 
+    @classmethod
+    def from_split(cls, split: SequenceSplit, aux: Any = None) -> PopRec:
+        """The counter of the split's training interactions (PopRec reads no item features)."""
+        return cls().fit(split)
+
     def fit(self, split: SequenceSplit) -> PopRec:
         self.counts = np.bincount(split.train_items, minlength=split.n_items + 1)
         return self

@@ -106,6 +106,11 @@ class SASRec(nn.Module):
         with torch.no_grad():
             self.item.weight[PADDING_ITEM].zero_()
 
+    @classmethod
+    def from_split(cls, split: SequenceSplit, aux: Any = None, **hyperparameters: Any) -> SASRec:
+        """SASRec over the split's items; SASRec+ when ``aux`` (the fused item features)."""
+        return cls(split.n_items, aux_features=aux, **hyperparameters)
+
     def encode(
         self, histories: torch.Tensor, need_weights: bool = False
     ) -> tuple[torch.Tensor, list]:

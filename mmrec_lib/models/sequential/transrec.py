@@ -38,6 +38,11 @@ class TransRec(nn.Module):
         with torch.no_grad():
             self.gamma.weight[0].zero_()
 
+    @classmethod
+    def from_split(cls, split: SequenceSplit, aux: Any = None, **hyperparameters: Any) -> TransRec:
+        """A TransRec sized for the split's users and items (it reads no item features)."""
+        return cls(split.n_users, split.n_items, **hyperparameters)
+
     def training_batches(
         self, split: SequenceSplit, rng: np.random.Generator, batch_size: int = 1024
     ) -> Iterator[tuple]:

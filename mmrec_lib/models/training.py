@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +30,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from mmrec_lib.device import resolve_device
 
 
 @dataclass
@@ -45,12 +49,15 @@ class TrainConfig:
     threads: int | None = None
     """torch's CPU threads while :func:`fit` runs (restored afterwards); None leaves torch's
     setting. 1 is often fastest for small models on a busy machine."""
+    fingerprint: str = ""
+    """Everything else that decides the run (a run key: model, hyperparameters, batch size,
+    data and code); a checkpoint written under another fingerprint is never resumed."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"epochs must be a positive integer, got {self.epochs!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr!r}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a finite positive number, got {self.lr!r}")
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         if not isinstance(self.patience, int) or self.patience < 1:
@@ -58,6 +65,20 @@ class TrainConfig:
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
             raise ValueError(f"threads must be a positive integer or None, got {self.threads!r}")
         resolve_device(self.device)
+
+
+RUN_SETTINGS = ("checkpoint_dir", "progress", "fingerprint")
+"""TrainConfig fields a run function sets itself (under the run's key), never a run config."""
+
+
+def checked_train(train: dict) -> dict:
+    """A run config's training settings (TrainConfig fields), checked now so that a bad value
+    fails before any data is read; :data:`RUN_SETTINGS` are refused."""
+    reserved = sorted(set(train) & set(RUN_SETTINGS))
+    if reserved:
+        raise ValueError(f"train may not set {reserved}: the run function sets them")
+    TrainConfig(**train)
+    return train
 
 
 @dataclass
@@ -94,21 +115,6 @@ class History:
                 "seconds": self.seconds,
             }
         )
-
-
-def resolve_device(device: str = "auto"):
-    """``"auto"`` is CUDA when present, else CPU; anything else is passed to torch."""
-    import torch
-
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as error:
-        raise ValueError(f"unknown device {device!r}: {error}") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but CUDA is not available here")
-    return resolved
 
 
 def seed_everything(seed: int) -> np.random.Generator:
@@ -274,7 +280,7 @@ class _TrainingState:
             "waited": self.waited,
             "config": _fingerprint(self.config),
         }
-        partial = self.path.with_suffix(".partial")
+        partial = self.path.with_name(f"{self.path.stem}.{os.getpid()}.{uuid.uuid4().hex}.partial")
         torch.save(payload, partial)
         partial.replace(self.path)
 

@@ -10,10 +10,11 @@ Steps, each a function on plain arrays:
    k = max(elbow, 4), so that four clusters can be shown.
 3. :func:`disjoint_sets`: from each of the four largest clusters (with at least 2 x set_size
    users), two disjoint random sets of ``set_size`` users (seeded).
-4. :func:`last_query_attention`: a user's attention vector. The paper does not say how it
-   averages; we take the attention of the *last query position* (the one that predicts the
-   next item) over the key positions, averaged over all blocks (layers) and heads. Keys are
-   right-aligned: index L-1 is the most recent item, padding keys carry weight 0.
+4. :func:`mmrec_lib.models.sequential.last_query_attention`: a user's attention vector.
+   The paper does not say how it averages; we take the attention of the *last query
+   position* (the one that predicts the next item) over the key positions, averaged over all
+   blocks (layers) and heads. Keys are right-aligned: index L-1 is the most recent item,
+   padding keys carry weight 0.
 5. :func:`set_similarity`: average the users' attention vectors within each set (plain mean
    over users), then the cosine similarity of every set-1 average with every set-2 average:
    a (clusters x clusters) matrix, block-diagonal when clusters attend differently.
@@ -79,7 +80,7 @@ def cluster_users(vectors: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
 
 def user_behaviour(dataset, split) -> np.ndarray:
     """:func:`genre_shares` of every user of a leave-one-out split (training items)."""
-    from mmrec_lib.sequential_experiment import genre_multi_hot
+    from mmrec_lib.features.sequence_items import genre_multi_hot
 
     return genre_shares(split.train_items, split.train_offsets, genre_multi_hot(dataset, split))
 
@@ -124,18 +125,6 @@ def disjoint_sets(
     return sets
 
 
-def last_query_attention(maps: np.ndarray) -> np.ndarray:
-    """(n_users, L) attention of the last query over keys, mean over blocks and heads.
-
-    maps: (n_blocks, n_users, n_heads, L, L) with rows = queries, columns = keys, as
-    ``SASRec.attention_maps`` returns per block (stack them on axis 0).
-    """
-    maps = np.asarray(maps)
-    if maps.ndim != 5 or maps.shape[-1] != maps.shape[-2]:
-        raise ValueError(f"maps must be (blocks, users, heads, L, L), got shape {maps.shape}")
-    return maps[:, :, :, -1, :].mean(axis=(0, 2))
-
-
 def cosine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(len(a), len(b)) cosine similarity of every row of a with every row of b."""
     a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
@@ -148,8 +137,9 @@ def set_similarity(
 ) -> pd.DataFrame:
     """Cosine similarity of set-1 (rows) and set-2 (columns) mean attention, per cluster.
 
-    attention: (n_users, L) per-user vectors (:func:`last_query_attention`). Clusters are
-    named A, B, C, ... in the order of ``sets``.
+    attention: (n_users, L) per-user vectors
+    (:func:`mmrec_lib.models.sequential.last_query_attention`). Clusters are named A, B, C,
+    ... in the order of ``sets``.
     """
     names = [chr(ord("A") + i) for i in range(len(sets))]
     attention = np.asarray(attention, dtype=np.float64)

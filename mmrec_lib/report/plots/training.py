@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from mmrec_lib.training import History
+from mmrec_lib.models.training import History
 
 
 def loss_curves(histories: Mapping[str, History], title: str = "", panel_width: float = 3.6):

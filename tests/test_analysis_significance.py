@@ -1,4 +1,5 @@
-"""Table 2 builder: seed-paired and user-paired tests, layout, paper numbers, bad input."""
+"""Paired tests over run records (paper B's Table 2, paper A's MF vs TSEM): seed-paired and
+user-paired, layout, labels, glue values, bad input."""
 
 from __future__ import annotations
 
@@ -7,17 +8,20 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from mmrec_lib.runs import RunRecord
-from mmrec_lib.significance import (
+from mmrec_lib.analysis.significance import (
     EXTRA_ROWS,
-    PAPER_TABLE2,
     ROWS,
+    glue_values,
+    model_label,
     paired_table,
     seed_values,
     table2,
-    table2_beside_paper,
     user_values,
 )
+from mmrec_lib.data import dataset_spec
+from mmrec_lib.experiments.store import RunRecord
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 BASE = {"dataset": {"name": "synthetic"}, "split": {"seed": 0, "n_negatives": 100}}
 SEED_NDCG = {
@@ -111,43 +115,33 @@ def test_paired_table_for_any_pair_eg_mf_vs_tsem_rmse():
         paired_table(values, [("MF", "NN")], unit="seed")
 
 
-def test_paper_table2_transcription():
-    ml = PAPER_TABLE2["ML-20M"]
-    assert ml.loc["Mean", "SASRec+"] == 0.7060 and ml.loc["t statistic", "BERT4Rec+"] == 64.2321
-    assert ml.loc["p-value", "BERT4Rec+"] == 2.7e-13 and np.isnan(ml.loc["p-value", "SASRec"])
-    fashion = PAPER_TABLE2["Fashion"]
-    assert fashion.loc["Standard deviation", "SASRec+"] == 0.0326
-    assert fashion.loc["p-value", "SASRec+"] == 0.0003
-    # the paper's t statistics agree with its own means and p-values (dof 9, two-sided)
-    for table in PAPER_TABLE2.values():
-        for column in ("BERT4Rec+", "SASRec+"):
-            p = 2 * stats.t.sf(table.loc["t statistic", column], 9)
-            assert p == pytest.approx(table.loc["p-value", column], rel=0.1, abs=1e-4)
-
-
-def test_beside_paper_interleaves_paper_and_ours():
-    table = table2_beside_paper(seed_records(), paper="Fashion")
-    assert ("SASRec+", "paper B (Fashion)") in table.columns
-    assert table.loc["Mean", ("SASRec+", "paper B (Fashion)")] == 0.7134
-    assert table.loc["Mean", ("SASRec+", "ours")] == pytest.approx(np.mean(SEED_NDCG["sasrec+"]))
-    with pytest.raises(ValueError, match="paper must be one of"):
-        table2_beside_paper(seed_records(), paper="ML-1M")
+def test_model_labels_of_both_papers_and_glue_values():
+    assert [model_label(m) for m in ("sasrec+", "bert4rec", "mf", "tsem", "other")] == [
+        "SASRec+", "BERT4Rec", "MF", "TSEM", "other",
+    ]  # fmt: skip
+    table = table2(seed_records(), pairs=[("sasrec", "sasrec+")])
+    values = glue_values(table, prefix="b_")
+    assert values["b_sasrecplus_t_statistic"] == table.loc["t statistic", "SASRec+"]
+    assert values["b_sasrecplus_95pct_ci_low"] == table.loc["95% CI low", "SASRec+"]
+    assert values["b_sasrec_mean"] == pytest.approx(np.mean(SEED_NDCG["sasrec"]))
+    assert "b_sasrec_p_value" not in values  # empty cells are left out
+    with pytest.raises(ValueError, match="no runs given"):
+        seed_values([])
 
 
 def test_mf_seed_runs_over_a_rating_split(tmp_path):
-    from mmrec_lib.runs import run_many
-    from mmrec_lib.significance import rating_config, train_rating
+    from mmrec_lib.experiments.grids import rating_configs
+    from mmrec_lib.experiments.rating import rating_config, run_rating
+    from mmrec_lib.experiments.sweep import run_many
 
-    configs = [
-        rating_config(model, dataset={"name": "synthetic", "size": "tiny"}, seed=seed,
-                      train={"epochs": 1}, hyperparameters={"dim": 4})
-        for model in ("mf", "nn")
-        for seed in (0, 1)
-    ]  # fmt: skip
-    records = run_many(configs, train_rating, root=tmp_path, progress=False)
+    configs = rating_configs(
+        ("mf", "nn"), seeds=(0, 1), dataset=dataset_spec("synthetic", "tiny", 0),
+        train={"epochs": 1}, hyperparameters={"dim": 4},
+    )  # fmt: skip
+    records = run_many(configs, run_rating, root=tmp_path, progress=False)
     first = records[0]
     assert np.sqrt(first.arrays["squared_error"].mean()) == pytest.approx(first.metrics["rmse"])
     table = table2(records, metric="rmse", pairs=[("mf", "nn")])
     assert list(table.columns) == ["MF", "NN"] and table.loc["Observations", "NN"] == 2
-    with pytest.raises(ValueError, match="model must be one of"):
+    with pytest.raises(ValueError, match="unknown rating model"):
         rating_config("svd", dataset={"name": "synthetic"})

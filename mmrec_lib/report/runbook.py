@@ -1,6 +1,6 @@
 """Execute the book's notebooks with papermill under a profile, and write the build pages.
 
-``python -m mmrec_lib.runbook --profile synthetic`` runs every notebook in ``notebooks/``
+``python -m mmrec_lib.report.runbook --profile synthetic`` runs every notebook in ``notebooks/``
 (found by glob) with the parameters the profile file ``profiles/<profile>.yml`` gives it,
 into ``book/executed/``. A notebook whose source, parameters and library code are unchanged
 since its last run is not run again. It also writes ``book/generated/``: the banner every
@@ -19,7 +19,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from mmrec_lib.hashing import COMPUTING_PACKAGES
+
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = ROOT / "notebooks"
 PROFILE_DIR = ROOT / "profiles"
 EXECUTED_DIR = ROOT / "book" / "executed"
@@ -56,12 +58,10 @@ def notebook_parameters(profile: dict, notebook: Path) -> dict:
 
 
 def library_digest() -> str:
-    """A hash of the library's source: a changed library invalidates finished runs."""
-    digest = hashlib.sha256()
-    for path in sorted((ROOT / "mmrec_lib").rglob("*.py")):
-        digest.update(path.relative_to(ROOT).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    """A hash of the library's source: a changed library runs every notebook again."""
+    from mmrec_lib.hashing import source_fingerprint
+
+    return source_fingerprint((*COMPUTING_PACKAGES, "analysis", "report"))
 
 
 def run_stamp(notebook: Path, parameters: dict, library: str) -> str:
@@ -140,7 +140,7 @@ def glued_values(executed: Path) -> dict:
     return values
 
 
-README_BEGIN = "<!-- notebook parameters: begin (python -m mmrec_lib.runbook --readme) -->"
+README_BEGIN = "<!-- notebook parameters: begin (python -m mmrec_lib.report.runbook --readme) -->"
 README_END = "<!-- notebook parameters: end -->"
 
 

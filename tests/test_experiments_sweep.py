@@ -1,0 +1,98 @@
+"""Sweeps: finished runs read back, interrupted sweeps resumed, worker pools, damaged records
+computed again without stopping the sweep, and the runs table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mmrec_lib.data import dataset_spec
+from mmrec_lib.experiments.store import RunRecord, load_run, run_dir, run_key
+from mmrec_lib.experiments.sweep import run_many, runs_frame
+
+TINY = dataset_spec("synthetic", "tiny", 0)
+
+
+def square_run(config: dict) -> RunRecord:
+    """A toy run: per-user x * seed, with a marker file counting the computations."""
+    with open(config["log"], "a") as log:
+        log.write(f"{config['seed']}\n")
+    values = np.arange(4, dtype=np.float64) * config["seed"]
+    return RunRecord(config, {"mean": float(values.mean())}, {"per_user": values})
+
+
+def computed(log) -> list[int]:
+    return [int(line) for line in log.read_text().split()] if log.exists() else []
+
+
+def configs_of(seeds, log) -> list[dict]:
+    return [{"dataset": TINY, "seed": seed, "log": str(log)} for seed in seeds]
+
+
+def test_an_interrupted_sweep_resumes_with_the_missing_runs_only(tmp_path):
+    log = tmp_path / "log.txt"
+    configs = configs_of(range(1, 5), log)
+
+    def fails_at_third(config: dict) -> RunRecord:
+        if config["seed"] == 3:
+            raise KeyboardInterrupt
+        return square_run(config)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_many(configs, fails_at_third, root=tmp_path / "runs", progress=False)
+    assert computed(log) == [1, 2]
+    assert load_run(configs[2], tmp_path / "runs") is None
+    records = run_many(configs, square_run, root=tmp_path / "runs", progress=False)
+    assert computed(log) == [1, 2, 3, 4]
+    assert [r.metrics["mean"] for r in records] == [1.5, 3.0, 4.5, 6.0]
+    assert [r.from_cache for r in records] == [True, True, False, False]
+
+
+def test_run_many_in_worker_processes_matches_serial_and_dedupes(tmp_path):
+    log = tmp_path / "log.txt"
+    configs = configs_of((1, 2, 3, 2), log)
+    parallel = run_many(configs, square_run, n_workers=2, root=tmp_path / "a", progress=False)
+    assert sorted(computed(log)) == [1, 2, 3]
+    serial = run_many(configs, square_run, root=tmp_path / "b", progress=False)
+    assert [r.metrics for r in parallel] == [r.metrics for r in serial]
+    assert [r.config["seed"] for r in parallel] == [1, 2, 3, 2]
+    assert all(r.provenance["seconds"] >= 0 for r in parallel)
+    with pytest.raises(ValueError, match="n_workers"):
+        run_many(configs, square_run, n_workers=0, root=tmp_path / "a")
+
+
+def test_run_many_goes_on_past_a_damaged_record(tmp_path):
+    log = tmp_path / "log.txt"
+    root = tmp_path / "runs"
+    configs = configs_of((1, 2, 3), log)
+    run_many(configs, square_run, root=root, progress=False)
+    damaged = run_dir(configs[1], root)
+    (damaged / "arrays.npz").write_bytes((damaged / "arrays.npz").read_bytes()[:10])
+    with pytest.warns(UserWarning, match="damaged") as caught:
+        records = run_many(configs, square_run, root=root, progress=False)
+    reports = [str(w.message) for w in caught if "damaged" in str(w.message)]
+    assert len(reports) == 1 and str(damaged) in reports[0]
+    assert computed(log) == [1, 2, 3, 2]  # only the damaged run computed again
+    assert [r.from_cache for r in records] == [True, False, True]
+    assert [r.metrics["mean"] for r in records] == [1.5, 3.0, 4.5]
+    np.testing.assert_array_equal(records[1].arrays["per_user"], [0, 2, 4, 6])
+    again = run_many(configs, square_run, root=root, progress=False)
+    assert all(r.from_cache for r in again) and computed(log) == [1, 2, 3, 2]
+
+
+def test_runs_frame_names_fields_metrics_and_keys(tmp_path):
+    config = {
+        "dataset": TINY,
+        "seed": 2,
+        "log": str(tmp_path / "log.txt"),
+        "train": {"lr": 0.1},
+        "use": ["a"],
+    }
+    (record,) = run_many([config], square_run, root=tmp_path, progress=False)
+    frame = runs_frame([record], fields=["seed", "train.lr", "use", "missing.x", "dataset.size"],
+                       metrics=["mean"])  # fmt: skip
+    row = frame.iloc[0]
+    assert (row["seed"], row["train.lr"], row["use"], row["mean"]) == (2, 0.1, "a", 3.0)
+    assert row["dataset.size"] == "tiny"
+    assert row["missing.x"] is None and row["key"] == run_key(config)[:12]
+    assert row["commit"] == record.provenance["commit"] and not row["from cache"]
