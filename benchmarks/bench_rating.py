@@ -33,13 +33,13 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from fit_timing import expect_histories, fit_histories, fresh_checkpoints
+from fresh import fresh_checkpoints
 from readme import markdown_table, write_section
 
 from mmrec_lib.data import dataset_spec
 from mmrec_lib.experiments.rating import (
-    _inputs,
     dataset_and_split,
+    model_inputs,
     rating_config,
     rating_inputs,
     run_rating,
@@ -92,22 +92,20 @@ def _measure(name: str, args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     config = _config(name, args)
     dataset_and_split(config)
-    _inputs(config)  # the model's side information, read from the feature cache
+    model_inputs(config)  # the model's side information, read from the feature cache
     run_key(config)  # the data fingerprint (poster bytes included), computed once
     fresh_checkpoints(config)
     before = _memory_mib("VmRSS")
     _reset_peak_memory()
     started = time.perf_counter()
-    with fit_histories() as histories:
-        record = run_rating(config)
+    record = run_rating(config)
     total = time.perf_counter() - started
-    selection = expect_histories(histories, 2 if args.refit else 1, name)[0]
     metrics = record.metrics
     return {
         "model": MODEL_LABELS[name],
         "epochs run": int(metrics["epochs"]),
         "best epoch": int(metrics["best_epoch"]),
-        "s / epoch": sum(selection.seconds) / selection.epochs_run,
+        "s / epoch": float(record.arrays["history/seconds"].mean()),  # the selection run's
         "total s": total,
         "RSS before training (MiB)": before,
         "peak RSS in training (MiB)": _memory_mib("VmHWM"),

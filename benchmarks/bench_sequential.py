@@ -27,7 +27,7 @@ import time
 import numpy as np
 import pandas as pd
 import torch
-from fit_timing import expect_histories, fit_histories, fresh_checkpoints
+from fresh import fresh_checkpoints
 from readme import markdown_table, write_section
 
 from mmrec_lib.data import dataset_spec, load_dataset_spec
@@ -88,9 +88,8 @@ def main() -> None:
     rows = []
     for config in configs:
         fresh_checkpoints(config)
-        with fit_histories() as histories:
-            record = run_sequential(config)
-        rows.append(_row(config, record.metrics, histories))
+        record = run_sequential(config)
+        rows.append(_row(config, record))
         print(rows[-1], flush=True)
     table = pd.DataFrame(rows).set_index(["model", "seed"])
     means = table.groupby(level="model", sort=False).mean()
@@ -101,19 +100,16 @@ def main() -> None:
         write_section(SECTION, _description(args, split, split_seconds, text, summary))
 
 
-def _row(config: dict, metrics: dict, histories: list) -> dict:
-    """A table row from a run's metrics and the training history the hook collected
-    (PopRec, a counter, trains no epochs)."""
-    trained = "epochs" in metrics
-    label = MODEL_LABELS[config["model"]]
-    expect_histories(histories, 1 if trained else 0, label)
-    history = histories[0] if trained else None
+def _row(config: dict, record) -> dict:
+    """A table row from a run's record (PopRec, a counter, trains no epochs)."""
+    metrics = record.metrics
+    seconds = record.arrays.get("history/seconds")
     return {
-        "model": label,
+        "model": MODEL_LABELS[config["model"]],
         "seed": config["train"]["seed"],
         "epochs run": int(metrics.get("epochs", 0)),
         "best epoch": int(metrics.get("best_epoch", 0)),
-        "s / epoch": np.nan if history is None else float(np.median(history.seconds)),
+        "s / epoch": np.nan if seconds is None else float(np.median(seconds)),
         "eval s (sampled)": metrics["seconds_eval_sampled"],
         "eval s (full)": metrics["seconds_eval_full"],
         "HR@10": metrics["sampled/HR@10"],

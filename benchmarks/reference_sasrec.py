@@ -43,7 +43,7 @@ from unittest import mock
 import numpy as np
 import pandas as pd
 import torch
-from fit_timing import expect_histories, fit_histories, fresh_checkpoints
+from fresh import fresh_checkpoints
 from readme import write_section
 
 from mmrec_lib.data import dataset_spec
@@ -336,15 +336,13 @@ def run_ours(
     """Our SASRec through run_sequential: a fixed budget, the best validation epoch kept."""
     config = our_config(loss, epochs, windows, device)
     fresh_checkpoints(config)  # train every epoch (and time it), never resume
-    with fit_histories() as histories:
-        record = run_sequential(config)
-    history = expect_histories(histories, 1, "our SASRec")[0]
+    record = run_sequential(config)
     metrics = record.metrics
     return table_row(
         f"SASRec (mmrec, windows={windows})",
         {"bce": "BCE, 1 negative / position", "ce": "CE, all items"}[loss],
         training_windows_with_target(split, windows),
-        np.asarray(history.seconds),
+        record.arrays["history/seconds"],
         int(metrics["best_epoch"]),
         metrics["seconds_train"],
         {

@@ -373,7 +373,7 @@ def test_a_fine_tune_config_trains_the_towers_at_its_backbone_rate(stand_in_towe
 
     slow, fast = run_rating(config(0.1)), run_rating(config(1.0))
     assert slow.metrics["epochs"] == 2 and np.isfinite(slow.metrics["rmse"])
-    inputs = rating._inputs(config(0.1))
+    inputs = rating.model_inputs(config(0.1))
     assert set(inputs.fine_tuned) == {"poster", "description"}
     backbone = sum(p.numel() for t in inputs.fine_tuned.values() for p in t.parameters())
     heads = frozen_heads(inputs, dim=8, hidden=16)

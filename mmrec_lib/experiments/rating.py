@@ -407,7 +407,9 @@ def split_sizes(config: dict) -> dict[str, int]:
     }
 
 
-def _inputs(config: dict) -> RatingInputs:
+def model_inputs(config: dict) -> RatingInputs:
+    """The side information the config's model reads, built once per process (and read from
+    the feature cache)."""
     encoders = config["encoders"] or DEFAULT_ENCODERS
     return _cached_inputs(
         canonical_json(config["dataset"]),
@@ -430,7 +432,8 @@ def run_rating(config: dict) -> RunRecord:
 
     Metrics: mse, rmse, mae, hit_rate (test), val_rmse (best epoch), epochs, best_epoch,
     n_parameters. Arrays: the test predictions and squared errors (one per test
-    row, in the split's order) and the training history.
+    row, in the split's order) and the selection run's history (loss, validation MSE and
+    seconds per epoch).
     """
     from mmrec_lib.paths import cache_dir
 
@@ -449,7 +452,7 @@ def run_rating(config: dict) -> RunRecord:
     result = train_rating_model(
         config["model"],
         split,
-        _inputs(config),
+        model_inputs(config),
         train,
         batch_size=config["batch_size"],
         model_kwargs=config["hyperparameters"],
@@ -473,6 +476,7 @@ def run_rating(config: dict) -> RunRecord:
         "squared_error": (result.predictions - actual) ** 2,
         "history/train_loss": np.asarray(history.train_loss, np.float64),
         "history/val_mse": np.asarray(history.val_metric, np.float64),
+        "history/seconds": np.asarray(history.seconds, np.float64),
     }
     return RunRecord(config, metrics, arrays, result.seconds)
 
@@ -485,7 +489,7 @@ def record_history(record: RunRecord) -> History:
         mode="min",
         train_loss=record.arrays["history/train_loss"].tolist(),
         val_metric=val,
-        seconds=[float("nan")] * len(val),
+        seconds=record.arrays["history/seconds"].tolist(),
         best_epoch=int(record.metrics["best_epoch"]) - 1,
     )
 
