@@ -35,3 +35,10 @@ def cache_dir(*parts: str) -> Path:
     path = root.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def umask() -> int:
+    """The process's file-mode creation mask (files mmrec writes follow it)."""
+    current = os.umask(0)
+    os.umask(current)
+    return current

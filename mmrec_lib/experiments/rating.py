@@ -41,6 +41,8 @@ VALIDATION_SHARE = 0.08
 """Our evaluation split: a random 80/20 train/test split, with a tenth of the 80 % (8 % of
 all rows) held out as validation for early stopping: 72/8/20."""
 DEFAULT_TRAIN = {"epochs": 20, "lr": 0.005, "patience": 3}
+PINNED_SHARE = 0.99
+"""Validation predictions at the clip bounds beyond this share mean training diverged."""
 DEFAULT_ENCODERS = {"text": "minilm", "image": "efficientnet-lite0", "mode": "frozen"}
 
 
@@ -242,7 +244,15 @@ def train_rating_model(
         return train_batches
 
     def validate(model) -> float:
-        return mse(_predict(model, val, low, high), val[2].cpu().numpy())
+        predictions = _predict(model, val, low, high)
+        pinned = float(np.mean((predictions <= low) | (predictions >= high)))
+        if pinned > PINNED_SHARE:
+            raise FloatingPointError(
+                f"{name}: {pinned:.0%} of the validation predictions are pinned at the clip "
+                f"bounds [{low:g}, {high:g}]: training diverged; lower the learning rate "
+                f"(lr={config.lr:g})"
+            )
+        return mse(predictions, val[2].cpu().numpy())
 
     def train_from_scratch(rows: tuple, batches, validate, run_config: TrainConfig):
         torch.manual_seed(run_config.seed)

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from mmrec_lib.hashing import PACKAGE_DIR, canonical_json, sha256_of, source_fingerprint
+from mmrec_lib.paths import umask
 
 RECORD_FILE = "record.json"
 ARRAYS_FILE = "arrays.npz"
@@ -131,7 +132,7 @@ def save_run(record: RunRecord, root: str | Path | None = None) -> Path:
     path = run_dir(record.config, root)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
-    os.chmod(staging, 0o777 & ~_umask())
+    os.chmod(staging, 0o777 & ~umask())
     np.savez(staging / ARRAYS_FILE, **record.arrays)
     stored = {
         "key": path.name,
@@ -146,12 +147,6 @@ def save_run(record: RunRecord, root: str | Path | None = None) -> Path:
     except OSError:  # another process finished the same run first: keep theirs
         shutil.rmtree(staging, ignore_errors=True)
     return path
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
 
 
 def provenance(config: dict, seconds: float) -> dict:

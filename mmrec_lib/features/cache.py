@@ -19,13 +19,15 @@ import importlib.metadata
 import json
 import os
 import tempfile
+import warnings
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from mmrec_lib.hashing import hash_files, hash_texts
-from mmrec_lib.paths import cache_dir
+from mmrec_lib.paths import cache_dir, umask
 
 __all__ = [
     "cache_key",
@@ -77,13 +79,23 @@ def cached_arrays(
     """The arrays stored under ``key``, or ``compute()``'s result, stored atomically first."""
     path = entry_path(label, key)
     if path.is_file():
-        with np.load(path, allow_pickle=False) as stored:
-            return {name: stored[name] for name in stored.files}
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                return {name: stored[name] for name in stored.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            aside = path.with_name(f"{path.name}.damaged-{os.getpid()}")
+            os.replace(path, aside)
+            warnings.warn(
+                f"feature cache entry {path} cannot be read ({type(error).__name__}: "
+                f"{error}); moved it to {aside} and computing it again",
+                stacklevel=2,
+            )
     arrays = compute()
     handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp.npz")
     try:
         with os.fdopen(handle, "wb") as tmp:
             np.savez(tmp, **arrays)
+        os.chmod(tmp_name, 0o666 & ~umask())  # mkstemp makes it private; follow the umask
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

@@ -23,6 +23,7 @@ import math
 import os
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -67,6 +68,9 @@ class TrainConfig:
         resolve_device(self.device)
 
 
+DIVERGENCE_FACTOR = 1e3
+"""An epoch whose mean loss exceeds this multiple of the first batch's loss has diverged."""
+
 RUN_SETTINGS = ("checkpoint_dir", "progress", "fingerprint")
 """TrainConfig fields a run function sets itself (under the run's key), never a run config."""
 
@@ -91,6 +95,8 @@ class History:
     val_metric: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     best_epoch: int = -1
+    first_loss: float = math.nan
+    """The loss of the very first batch, before any update: the yardstick of divergence."""
 
     @property
     def epochs_run(self) -> int:
@@ -208,9 +214,11 @@ def _fit(model, train_batches, loss_fn, validate, config, metric, mode, optimize
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"{type(model).__name__}: training loss became {loss.item()} at epoch "
-                    f"{epoch + 1}, batch {batch_number + 1}; lower the learning rate or "
-                    "check the inputs for NaN/Inf"
+                    f"{epoch + 1}, batch {batch_number + 1}; lower the learning rate "
+                    f"(lr={config.lr:g}) or check the inputs for NaN/Inf"
                 )
+            if math.isnan(history.first_loss):
+                history.first_loss = loss.item()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -218,6 +226,7 @@ def _fit(model, train_batches, loss_fn, validate, config, metric, mode, optimize
             count += 1
         if count == 0:
             raise ValueError("train_batches yielded no batch: is the training set empty?")
+        _check_divergence(model, params, total / count, epoch, history, config)
         if sched is not None:
             sched.step()
         model.eval()
@@ -231,6 +240,22 @@ def _fit(model, train_batches, loss_fn, validate, config, metric, mode, optimize
         state.save()
     state.restore_best()
     return history
+
+
+def _check_divergence(model, params, mean_loss: float, epoch: int, history, config) -> None:
+    """Raise FloatingPointError, naming the learning rate, when the epoch's mean loss grew by
+    orders of magnitude over the first batch's, or a weight became NaN or infinite."""
+    import torch
+
+    name, where = type(model).__name__, f"at epoch {epoch + 1}"
+    advice = f"training diverged; lower the learning rate (lr={config.lr:g})"
+    if abs(mean_loss) > DIVERGENCE_FACTOR * abs(history.first_loss):
+        raise FloatingPointError(
+            f"{name}: mean loss {mean_loss:.3g} {where} is over {DIVERGENCE_FACTOR:g} times "
+            f"the first batch's ({history.first_loss:.3g}): {advice}"
+        )
+    if not all(bool(torch.isfinite(p).all()) for p in params):
+        raise FloatingPointError(f"{name}: weights became NaN or infinite {where}: {advice}")
 
 
 def _default_optimizer(config: TrainConfig):
@@ -289,8 +314,19 @@ class _TrainingState:
 
         if self.path is None or not self.path.is_file():
             return
-        payload = torch.load(self.path, map_location="cpu", weights_only=False)
-        if payload["config"] != _fingerprint(self.config):
+        try:
+            payload = torch.load(self.path, map_location="cpu", weights_only=False)
+            written_with = payload["config"]
+        except Exception as error:  # truncated, bit-flipped or foreign: start afresh
+            aside = self.path.with_name(f"{self.path.name}.damaged-{os.getpid()}")
+            os.replace(self.path, aside)
+            warnings.warn(
+                f"checkpoint {self.path} cannot be read ({type(error).__name__}: {error}); "
+                f"moved it to {aside} and training from the start",
+                stacklevel=2,
+            )
+            return
+        if written_with != _fingerprint(self.config):
             raise ValueError(
                 f"checkpoint {self.path} was written with another configuration "
                 f"({payload['config']}); delete it or use another checkpoint_dir"
