@@ -96,3 +96,57 @@ def test_runs_frame_names_fields_metrics_and_keys(tmp_path):
     assert row["dataset.size"] == "tiny"
     assert row["missing.x"] is None and row["key"] == run_key(config)[:12]
     assert row["commit"] == record.provenance["commit"] and not row["from cache"]
+
+
+SWEEP = """
+import json, sys
+from mmrec_lib.experiments.sequential import run_sequential
+from mmrec_lib.experiments.sweep import run_many
+
+run_many(json.loads(sys.argv[1]), run_sequential, n_workers=2, root=sys.argv[2], progress=False)
+"""
+
+
+def _four_runs() -> list[dict]:
+    from mmrec_lib.experiments.grids import table1_configs
+
+    long = {"epochs": 30, "patience": 30, "threads": 1}
+    return table1_configs(
+        ["sasrec"], [0, 1, 2, 3], dataset=TINY, n_negatives=20, max_len=10, d=16, train=long
+    )
+
+
+@pytest.mark.slow
+def test_a_killed_two_worker_dask_sweep_resumes_where_it_stopped(tmp_path):
+    """4 runs on a 2-worker LocalCluster, killed (process group, SIGKILL) as soon as the first
+    record is stored; the rerun reads the finished ones back and computes only the rest."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from mmrec_lib.experiments.sequential import run_sequential
+    from mmrec_lib.experiments.store import RECORD_FILE
+
+    configs = _four_runs()
+    sweep = subprocess.Popen(
+        [sys.executable, "-c", SWEEP, json.dumps(configs), str(tmp_path)],
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    while not list(tmp_path.glob(f"*/{RECORD_FILE}")) and time.monotonic() < deadline:
+        assert sweep.poll() is None, "the sweep ended before it could be killed"
+        time.sleep(0.05)
+    os.killpg(sweep.pid, signal.SIGKILL)
+    sweep.wait()
+    finished = {path.parent.name for path in tmp_path.glob(f"*/{RECORD_FILE}")}
+    assert 1 <= len(finished) < 4
+    assert not list(tmp_path.glob(".*")), "a killed sweep leaves no half-written record"
+
+    records = run_many(configs, run_sequential, n_workers=2, root=tmp_path, progress=False)
+    read_back = {run_key(r.config) for r in records if r.from_cache}
+    assert read_back == finished
+    assert len({run_key(r.config) for r in records}) == 4
+    assert all(np.isfinite(r.metrics["sampled/NDCG@10"]) for r in records)

@@ -1,11 +1,26 @@
-"""Sweeps: many independent run configs through one run function, finished runs read back.
+"""Sweeps: many independent run configs through one run function, on Dask distributed.
 
-Runs are stored as they finish (:mod:`mmrec_lib.experiments.store`), so an interrupted sweep
-resumes where it stopped and a repeated one computes nothing.
+Finished runs are read back from the run store (:mod:`mmrec_lib.experiments.store`); the
+missing ones are computed and stored as each finishes, so a killed sweep resumes where it
+stopped and a repeated one computes nothing.
+
+Where they run:
+
+- ``n_workers=1`` and no scheduler: in this process, one after the other;
+- ``n_workers > 1``: a Dask ``LocalCluster`` of that many single-threaded worker processes
+  on this machine;
+- a scheduler address (``scheduler=`` or the ``MMREC_SCHEDULER`` environment variable, e.g.
+  ``tcp://10.0.0.5:8786``): the workers of that Dask cluster (SLURM through dask-jobqueue,
+  Kubernetes through dask-kubernetes; README, "Sweeps on a cluster"). The workers must
+  share the run store's folder (``MMREC_CACHE_DIR``) and see the same data.
+
+The terminal shows runs done / total with an ETA.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,45 +33,71 @@ from mmrec_lib.experiments.store import (
     run_key,
 )
 
+SCHEDULER_ENV = "MMREC_SCHEDULER"
+
 
 def run_many(
     configs: Sequence[dict],
-    compute: Callable[[dict], RunRecord],
+    run: Callable[[dict], RunRecord],
     n_workers: int = 1,
     root: str | Path | None = None,
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> list[RunRecord]:
-    """Records of all configs in their order; finished runs are read back, the rest computed.
-
-    n_workers > 1 computes the missing runs in a process pool (each stored as it finishes).
-    Equal configs are computed once.
-    """
+    """Records of all configs in their order; finished runs are read back, the rest computed
+    by ``run`` (a module-level function, e.g. ``run_sequential``). Equal configs run once."""
     from mmrec_lib.progress import tqdm
 
-    if not isinstance(n_workers, int) or n_workers < 1:
+    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
         raise ValueError(f"n_workers must be a positive integer, got {n_workers!r}")
-    root = root or default_root()
+    root = Path(root or default_root())
+    scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
     keys = [run_key(config) for config in configs]
     records = {key: load_run(config, root) for key, config in zip(keys, configs, strict=True)}
     missing = {key: config for key, config in zip(keys, configs, strict=True) if not records[key]}
-    bar = tqdm(total=len(missing), desc="runs", disable=not progress or not missing)
-    if n_workers == 1 or len(missing) < 2:
+    bar = tqdm(
+        total=len(keys),
+        initial=len(keys) - len(missing),
+        desc="runs",
+        unit="run",
+        disable=not progress or not missing,
+    )
+    if missing and scheduler is None and n_workers == 1:
         for key, config in missing.items():
-            records[key] = compute_and_store(config, compute, root)
+            records[key] = compute_and_store(config, run, root)
             bar.update()
-    else:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        with ProcessPoolExecutor(max_workers=min(n_workers, len(missing))) as pool:
-            futures = {
-                pool.submit(compute_and_store, config, compute, root): key
-                for key, config in missing.items()
-            }
-            for future in as_completed(futures):
-                records[futures[future]] = future.result()
-                bar.update()
+    elif missing:
+        for key, record in _on_dask(missing, run, root, n_workers, scheduler):
+            records[key] = record
+            bar.update()
     bar.close()
     return [records[key] for key in keys]
+
+
+def _on_dask(missing: dict, run: Callable, root: Path, n_workers: int, scheduler: str | None):
+    """Yield (key, record) of each missing run as a Dask worker finishes it."""
+    from distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(
+            n_workers=min(n_workers, len(missing)),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+    with Client(cluster or scheduler) as client:
+        futures = {
+            client.submit(compute_and_store, config, run, root, key=f"run-{key}", pure=False): key
+            for key, config in missing.items()
+        }
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        finally:
+            if cluster is not None:
+                cluster.close()
 
 
 def runs_frame(
