@@ -8,7 +8,7 @@ DATA ?= synthetic
 PROFILE ?= $(DATA)
 PYTEST_ARGS ?=
 
-.PHONY: all install test book clean-book lint
+.PHONY: all install test book results verify clean-book lint
 
 all: test
 
@@ -28,6 +28,14 @@ test: $(STAMP)
 book: $(STAMP)
 	$(BIN)/python -m mmrec_lib.report.runbook --profile $(PROFILE)
 	$(BIN)/jupyter-book build . --toc book/_toc.yml -W -n --keep-going
+
+# Compute every run of the profile again and replace its recorded results (hours on CPU).
+results: $(STAMP)
+	$(BIN)/python -m mmrec_lib.report.runbook --profile $(PROFILE) --refresh-results
+
+# Recompute 3 recorded runs at random and check they match.
+verify: $(STAMP)
+	$(BIN)/python -m mmrec_lib.experiments.verify results/$(PROFILE) --n 3
 
 clean-book:
 	rm -rf _build book/executed book/generated

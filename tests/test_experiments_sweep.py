@@ -95,7 +95,7 @@ def test_runs_frame_names_fields_metrics_and_keys(tmp_path):
     assert (row["seed"], row["train.lr"], row["use"], row["mean"]) == (2, 0.1, "a", 3.0)
     assert row["dataset.size"] == "tiny"
     assert row["missing.x"] is None and row["key"] == run_key(config)[:12]
-    assert row["commit"] == record.provenance["commit"] and not row["from cache"]
+    assert row["computed with"] == "this code" and not row["from cache"]
 
 
 SWEEP = """
@@ -150,3 +150,49 @@ def test_a_killed_two_worker_dask_sweep_resumes_where_it_stopped(tmp_path):
     assert read_back == finished
     assert len({run_key(r.config) for r in records}) == 4
     assert all(np.isfinite(r.metrics["sampled/NDCG@10"]) for r in records)
+
+
+def test_recorded_results_are_found_without_the_code_and_labelled_with_their_commit(
+    tmp_path, monkeypatch
+):
+    from mmrec_lib.experiments import results, store
+
+    recorded = tmp_path / "results"
+    log = tmp_path / "log.txt"
+    configs = configs_of([1, 2], log)
+    first = run_many(configs, square_run, root=tmp_path / "store", results=recorded,
+                     progress=False)  # fmt: skip
+    assert len(list(recorded.iterdir())) == 2 and computed(log) == [1, 2]
+    # another library version: the run store misses, the recorded copies still answer
+    monkeypatch.setattr(store, "code_fingerprint", lambda: "other code")
+    monkeypatch.setattr(results, "code_fingerprint", lambda: "other code")
+    again = run_many(configs, square_run, root=tmp_path / "store", results=recorded,
+                     progress=False)  # fmt: skip
+    assert computed(log) == [1, 2] and all(r.from_cache for r in again)
+    assert results.computed_with(again[0]).startswith("older code (commit ")
+    assert again[0].metrics == first[0].metrics
+    # make results: every run computed again and its copy replaced, now by this code
+    monkeypatch.setenv(results.REFRESH_ENV, "1")
+    fresh = run_many(configs, square_run, root=tmp_path / "store", results=recorded,
+                     progress=False)  # fmt: skip
+    assert computed(log) == [1, 2, 1, 2] and not any(r.from_cache for r in fresh)
+    monkeypatch.delenv(results.REFRESH_ENV)
+    reread = run_many(configs, square_run, root=tmp_path / "store", results=recorded,
+                      progress=False)  # fmt: skip
+    assert all(results.computed_with(r) == "this code" for r in reread)
+
+
+def test_a_recorded_copy_keeps_only_what_the_book_needs(tmp_path):
+    from mmrec_lib.experiments.results import record_result, recorded
+
+    config = {"dataset": TINY, "paper": "B", "modalities": ["a", "b"], "fusion": "concat"}
+    arrays = {"sampled/NDCG@10": np.ones(3), "sampled/HR@1": np.ones(3),
+              "attention_last": np.ones((3, 2)),
+              "top_items": np.arange(6).reshape(3, 2)}  # fmt: skip
+    record = RunRecord(config, {"m": 1.0}, arrays, 2.0, provenance={"seconds": 2.0})
+    record_result(record, tmp_path)
+    kept = recorded(config, tmp_path)
+    assert set(kept.arrays) == {"sampled/NDCG@10", "top_items"}
+    fig3 = {**config, "modalities": ["text", "image", "tabular"]}
+    record_result(RunRecord(fig3, {"m": 1.0}, arrays, 2.0, provenance={"seconds": 2.0}), tmp_path)
+    assert "attention_last" in recorded(fig3, tmp_path).arrays

@@ -128,12 +128,19 @@ def read_record(path: str | Path) -> RunRecord:
 
 
 def save_run(record: RunRecord, root: str | Path | None = None) -> Path:
-    """Write the record atomically (a temporary folder, then rename); returns its folder."""
-    path = run_dir(record.config, root)
+    """Write the record atomically into the run store; returns its folder."""
+    return write_record(record, run_dir(record.config, root))
+
+
+def write_record(record: RunRecord, path: Path, compress: bool = False) -> Path:
+    """Write the record into folder ``path`` atomically (a temporary folder, then rename).
+
+    When another process has written the same folder first, theirs is kept.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
     os.chmod(staging, 0o777 & ~umask())
-    np.savez(staging / ARRAYS_FILE, **record.arrays)
+    (np.savez_compressed if compress else np.savez)(staging / ARRAYS_FILE, **record.arrays)
     stored = {
         "key": path.name,
         "config": json.loads(canonical_json(record.config)),
@@ -141,7 +148,7 @@ def save_run(record: RunRecord, root: str | Path | None = None) -> Path:
         "provenance": record.provenance,
         "arrays_sha256": hashlib.sha256((staging / ARRAYS_FILE).read_bytes()).hexdigest(),
     }
-    (staging / RECORD_FILE).write_text(json.dumps(stored, indent=1, sort_keys=True))
+    (staging / RECORD_FILE).write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
     try:
         os.replace(staging, path)
     except OSError:  # another process finished the same run first: keep theirs

@@ -25,6 +25,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from mmrec_lib.experiments import results as recorded_results
+from mmrec_lib.experiments.results import computed_with
 from mmrec_lib.experiments.store import (
     RunRecord,
     compute_and_store,
@@ -43,17 +45,28 @@ def run_many(
     root: str | Path | None = None,
     progress: bool = True,
     scheduler: str | None = None,
+    results: str | Path | None = None,
 ) -> list[RunRecord]:
     """Records of all configs in their order; finished runs are read back, the rest computed
-    by ``run`` (a module-level function, e.g. ``run_sequential``). Equal configs run once."""
+    by ``run`` (a module-level function, e.g. ``run_sequential``). Equal configs run once.
+
+    results: a folder of recorded results (default ``MMREC_RESULTS_DIR``,
+    :mod:`mmrec_lib.experiments.results`): a run recorded there is read from it, and a
+    computed run is recorded into it.
+    """
     from mmrec_lib.progress import tqdm
 
     if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
         raise ValueError(f"n_workers must be a positive integer, got {n_workers!r}")
     root = Path(root or default_root())
     scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
+    results = results or recorded_results.results_folder()
+    refresh = recorded_results.refreshing()
     keys = [run_key(config) for config in configs]
-    records = {key: load_run(config, root) for key, config in zip(keys, configs, strict=True)}
+    records = {}
+    for key, config in zip(keys, configs, strict=True):
+        found = None if refresh else results and recorded_results.recorded(config, results)
+        records[key] = found or (None if refresh else load_run(config, root))
     missing = {key: config for key, config in zip(keys, configs, strict=True) if not records[key]}
     bar = tqdm(
         total=len(keys),
@@ -71,6 +84,9 @@ def run_many(
             records[key] = record
             bar.update()
     bar.close()
+    if results:
+        for key in missing:
+            recorded_results.record_result(records[key], results)
     return [records[key] for key in keys]
 
 
@@ -118,7 +134,7 @@ def runs_frame(
                 **{path: field_value(r.config, path) for path in fields},
                 **{name: r.metrics.get(name) for name in metrics},
                 "key": run_key(r.config)[:12],
-                "commit": r.provenance.get("commit", ""),
+                "computed with": computed_with(r),
                 "seconds": r.seconds,
                 "from cache": r.from_cache,
             }

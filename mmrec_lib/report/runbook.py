@@ -13,6 +13,7 @@ import argparse
 import ast
 import hashlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -71,6 +72,27 @@ def run_stamp(notebook: Path, parameters: dict, library: str) -> str:
     return digest.hexdigest()
 
 
+def use_recorded_results(profile: dict) -> None:
+    """Point the notebooks' sweeps (``MMREC_RESULTS_DIR``) at the profile's recorded results
+    (its ``results`` entry, e.g. ``results/ml-100k``), if it has one."""
+    from mmrec_lib.experiments.results import RESULTS_ENV
+
+    if profile.get("results"):
+        os.environ[RESULTS_ENV] = str(ROOT / profile["results"])
+
+
+def recorded_results_digest(profile: dict) -> str:
+    """A digest of the profile's recorded results: a new or changed record runs the
+    notebooks again."""
+    if not profile.get("results"):
+        return ""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / profile["results"]).glob("*/record.json")):
+        digest.update(path.parent.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def _stamp_of(executed: Path) -> str | None:
     if not executed.is_file():
         return None
@@ -92,8 +114,9 @@ def execute_notebooks(
     import papermill
 
     profile = load_profile(profile_name)
-    library = library_digest()
+    library = library_digest() + recorded_results_digest(profile)
     output_dir.mkdir(parents=True, exist_ok=True)
+    use_recorded_results(profile)
     outputs = []
     for notebook in notebooks if notebooks is not None else notebook_paths():
         parameters = {**notebook_parameters(profile, notebook), **(overrides or {})}
@@ -249,6 +272,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", default="synthetic", help=f"one of {available_profiles()}")
     parser.add_argument("--force", action="store_true", help="run even unchanged notebooks")
     parser.add_argument(
+        "--refresh-results",
+        action="store_true",
+        help="compute every run again and replace the profile's recorded results",
+    )
+    parser.add_argument(
         "--readme", action="store_true", help="print the README's notebook-parameter tables"
     )
     args = parser.parse_args(argv)
@@ -256,8 +284,12 @@ def main(argv: list[str] | None = None) -> None:
         print(parameter_docs())
         return
     load_profile(args.profile)  # a bad name fails before any work
+    if args.refresh_results:
+        from mmrec_lib.experiments.results import REFRESH_ENV
+
+        os.environ[REFRESH_ENV] = "1"
     write_generated_pages(args.profile)
-    execute_notebooks(args.profile, force=args.force)
+    execute_notebooks(args.profile, force=args.force or args.refresh_results)
 
 
 if __name__ == "__main__":

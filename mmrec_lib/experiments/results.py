@@ -1,0 +1,105 @@
+"""Recorded results: small copies of finished runs, kept in the repository.
+
+Converged sweeps on real data cost hours, so the book renders them from records committed
+under ``results/<profile>/`` instead of training again. A recorded copy keeps the config, the
+metrics, the provenance (code and data fingerprints, commit, versions, machine, seconds) and
+only the arrays the book needs (:data:`KEPT_ARRAYS`), compressed. It is found by its *result
+key*: the SHA-256 of the config and the data fingerprint, without the code fingerprint, so a
+record made by older library code is still found, and shown as made by the code of its commit
+(:func:`computed_with`), never passed off as current.
+
+``MMREC_RESULTS_DIR`` names the folder a sweep reads and writes; with
+``MMREC_RESULTS_REFRESH=1`` every run is computed again and its copy replaced
+(``make results``).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+from mmrec_lib.experiments.store import (
+    RunRecord,
+    code_fingerprint,
+    data_fingerprint,
+    read_record,
+    write_record,
+)
+from mmrec_lib.hashing import sha256_of
+
+RESULTS_ENV = "MMREC_RESULTS_DIR"
+REFRESH_ENV = "MMREC_RESULTS_REFRESH"
+KEPT_ARRAYS = (
+    "sampled/NDCG@10",
+    "full/NDCG@10",
+    "top_items",
+    "squared_error",
+    "history/train_loss",
+    "history/val_NDCG@10",
+    "history/val_mse",
+    "history/seconds",
+)
+"""Per-user NDCG@10 (user-paired tests, protocol figure), top items (Fig 2), squared errors
+(paper A's paired tests) and training histories. Attention (Fig 3) is kept for the runs of
+the "+" models with all three modalities concatenated only: the ones Fig 3 reads."""
+
+
+def results_folder() -> Path | None:
+    """The folder named by ``MMREC_RESULTS_DIR``, or None."""
+    value = os.environ.get(RESULTS_ENV, "").strip()
+    return Path(value) if value else None
+
+
+def refreshing() -> bool:
+    """True when ``MMREC_RESULTS_REFRESH=1``: recompute every run, replace its copy."""
+    return os.environ.get(REFRESH_ENV) == "1"
+
+
+def result_key(config: dict) -> str:
+    """SHA-256 of the config and its data fingerprint (not of the code)."""
+    return sha256_of({"config": config, "data": data_fingerprint(config)})
+
+
+def recorded(config: dict, folder: Path) -> RunRecord | None:
+    """The recorded copy of ``config`` in ``folder``; None when there is none or it is
+    damaged (with a warning naming it)."""
+    path = Path(folder) / result_key(config)
+    if not path.exists():
+        return None
+    try:
+        return read_record(path)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        warnings.warn(
+            f"recorded result {path} is damaged ({error}); computing it again", stacklevel=2
+        )
+        return None
+
+
+def record_result(record: RunRecord, folder: Path) -> Path:
+    """Write the small copy of ``record`` into ``folder`` (replacing an older copy)."""
+    import shutil
+
+    keep = set(KEPT_ARRAYS)
+    config = record.config
+    if config.get("paper") == "B" and config.get("fusion") == "concat":
+        if len(config.get("modalities") or []) == 3:
+            keep.add("attention_last")
+    small = RunRecord(
+        config,
+        record.metrics,
+        {name: values for name, values in record.arrays.items() if name in keep},
+        record.seconds,
+        provenance=record.provenance,
+    )
+    path = Path(folder) / result_key(config)
+    shutil.rmtree(path, ignore_errors=True)
+    return write_record(small, path, compress=True)
+
+
+def computed_with(record: RunRecord) -> str:
+    """``"this code"`` when the record was computed by the current library code, else the
+    commit whose code computed it."""
+    if record.provenance.get("code") == code_fingerprint():
+        return "this code"
+    return f"older code (commit {record.provenance.get('commit', 'unknown')})"
