@@ -22,6 +22,7 @@ from mmrec_lib.report.paper_b import (
     highlight_best_two,
     mean_metrics,
     predicted_next,
+    seed_summary,
     table1,
     table1_beside_paper,
     table1_glue_values,
@@ -34,14 +35,16 @@ DATASET = dataset_spec("synthetic", "tiny", 0)
 # Table 1 -----------------------------------------------------------------------------------
 
 
-def fabricated(name: str, value: float) -> RunRecord:
-    """A run of ``name`` whose every mean metric, under both protocols, is ``value``."""
+def fabricated(name: str, value: float, seed: int = 0) -> RunRecord:
+    """A run of ``name`` (training ``seed``) whose every mean metric, under both protocols,
+    is ``value``."""
     metrics = {
         f"{protocol}/{metric}": value
         for protocol in ("sampled", "full")
         for metric in (*TABLE_METRICS, "MRR")
     }
-    return RunRecord({"model": name, "dataset": DATASET}, {**metrics, "epochs": 3})
+    config = {"model": name, "dataset": DATASET, "train": {"seed": seed}}
+    return RunRecord(config, {**metrics, "epochs": 3})
 
 
 def test_table1_shape_order_and_improvement():
@@ -225,3 +228,19 @@ def test_ablation_bars_and_glue_values():
     assert len(figure.axes[0].patches) == 2 * 11
     values = ablation_glue_values(table)
     assert len(values) == 22 and values["sasrecplus_row11"] == pytest.approx(0.6105)
+
+
+def test_table1_averages_each_model_over_its_seeds_and_seed_summary_gives_the_interval():
+    from scipy import stats
+
+    records = [fabricated("sasrec", 0.4, 0), fabricated("sasrec", 0.5, 1),
+               fabricated("sasrec", 0.6, 2), fabricated("poprec", 0.1, 0)]  # fmt: skip
+    table = table1(records)
+    assert table.loc["NDCG@10", "SASRec"] == pytest.approx(0.5)
+    summary = seed_summary(records)
+    assert list(summary.index) == ["PopRec", "SASRec"]
+    row = summary.loc["SASRec"]
+    assert (row["mean"], row["n seeds"]) == (pytest.approx(0.5), 3)
+    assert row["ci95"] == pytest.approx(stats.t.ppf(0.975, 2) * 0.1 / np.sqrt(3))
+    assert np.isnan(summary.loc["PopRec", "ci95"])
+    assert table1_glue_values(records)["sasrec_sampled_NDCGat10"] == pytest.approx(0.5)

@@ -76,17 +76,15 @@ def run_many(
         disable=not progress or not missing,
     )
     if missing and scheduler is None and n_workers == 1:
-        for key, config in missing.items():
-            records[key] = compute_and_store(config, run, root)
-            bar.update()
-    elif missing:
-        for key, record in _on_dask(missing, run, root, n_workers, scheduler):
-            records[key] = record
-            bar.update()
+        finished = ((key, compute_and_store(config, run, root)) for key, config in missing.items())
+    else:
+        finished = _on_dask(missing, run, root, n_workers, scheduler) if missing else ()
+    for key, record in finished:  # recorded as each finishes: a killed sweep loses nothing
+        records[key] = record
+        if results:
+            recorded_results.record_result(record, results)
+        bar.update()
     bar.close()
-    if results:
-        for key in missing:
-            recorded_results.record_result(records[key], results)
     return [records[key] for key in keys]
 
 

@@ -111,18 +111,61 @@ def mean_metrics(record: RunRecord, protocol: str = "sampled") -> dict[str, floa
     return {metric: record.metrics[f"{protocol}/{metric}"] for metric in TABLE_METRICS}
 
 
+def runs_by_model(records: Sequence[RunRecord]) -> dict[str, list[RunRecord]]:
+    """{model name: its runs}, each model's seeds distinct; raises on a model outside Table 1."""
+    groups: dict[str, list[RunRecord]] = {}
+    for record in records:
+        groups.setdefault(record.config["model"], []).append(record)
+    unknown = sorted(set(groups) - set(MODEL_LABELS))
+    if unknown:
+        raise ValueError(f"unknown models {unknown}; Table 1 has {list(MODEL_LABELS)}")
+    for name, runs in groups.items():
+        seeds = [r.config["train"]["seed"] for r in runs]
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"one run per model and seed expected; {name} has seeds {seeds}")
+    return groups
+
+
+def seed_means(runs: Sequence[RunRecord], protocol: str = "sampled") -> dict[str, float]:
+    """Each Table 1 metric of a model's runs, averaged over their seeds."""
+    per_run = [mean_metrics(r, protocol) for r in runs]
+    return {metric: float(np.mean([m[metric] for m in per_run])) for metric in TABLE_METRICS}
+
+
+def over_seeds(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Mean, std, count and the 95 % t-interval half-width (NaN for one seed) of
+    ``frame["value"]`` per group of ``by``."""
+    from scipy import stats
+
+    summary = frame.groupby(by, sort=False)["value"].agg(["mean", "std", "count"])
+    summary["ci95"] = (
+        stats.t.ppf(0.975, summary["count"] - 1) * summary["std"] / np.sqrt(summary["count"])
+    )
+    return summary
+
+
+def seed_summary(records: Sequence[RunRecord], metric: str = "sampled/NDCG@10") -> pd.DataFrame:
+    """Per model (paper order): mean of ``metric`` over seeds, std, 95 % CI half-width, n."""
+    groups = runs_by_model(records)
+    rows = [
+        (MODEL_LABELS[name], r.metrics[metric])
+        for name in MODEL_LABELS
+        for r in groups.get(name, [])
+    ]
+    summary = over_seeds(pd.DataFrame(rows, columns=["model", "value"]), ["model"])
+    return summary.rename(columns={"count": "n seeds"}).rename_axis(metric)
+
+
 def table1(records: Sequence[RunRecord], protocol: str = "sampled") -> pd.DataFrame:
-    """Rows = Table 1's metrics, columns = models (paper order) and "Improve".
+    """Rows = Table 1's metrics, columns = models (paper order) and "Improve"; each value
+    the mean over the model's seeds.
 
     Improve = 100 * (SASRec+ / best other model - 1), in percent, as in the paper; NaN when
     SASRec+ or every other model is missing.
     """
-    runs = by_model(records)
-    unknown = sorted(set(runs) - set(MODEL_LABELS))
-    if unknown:
-        raise ValueError(f"unknown models {unknown}; Table 1 has {list(MODEL_LABELS)}")
+    runs = runs_by_model(records)
     columns = {
-        label: pd.Series(mean_metrics(runs[name], protocol))
+        label: pd.Series(seed_means(runs[name], protocol))
         for name, label in MODEL_LABELS.items()
         if name in runs
     }
@@ -151,12 +194,12 @@ def table1_beside_paper(records: Sequence[RunRecord], protocol: str = "sampled")
 
 
 def table1_glue_values(records: Sequence[RunRecord]) -> dict[str, float]:
-    """Every Table 1 mean metric as ``<model>_<protocol>_<metric>``, glue-safe (e.g.
-    ``sasrecplus_full_NDCGat10``)."""
+    """Every Table 1 metric (mean over seeds) as ``<model>_<protocol>_<metric>``, glue-safe
+    (e.g. ``sasrecplus_full_NDCGat10``)."""
     values = {}
-    for name, record in by_model(records).items():
+    for name, runs in runs_by_model(records).items():
         for protocol in PROTOCOLS:
-            for metric, value in mean_metrics(record, protocol).items():
+            for metric, value in seed_means(runs, protocol).items():
                 key = f"{name}_{protocol}_{metric}".replace("+", "plus").replace("@", "at")
                 values[key] = value
     return values
@@ -188,19 +231,14 @@ def ablation_table(records: Sequence[RunRecord], metric: str = "sampled/NDCG@10"
     ``(model, "ours")``, ``(model, "std")``, ``(model, "ci95")`` (half-width, t-based; NaN for
     one seed), ``(model, "n seeds")``, ``(model, "top-2")`` (1 = best, 2 = second of ours).
     """
-    from scipy import stats
-
     rows = [
         (MODEL_LABELS[r.config["model"]], variant_of(r.config).row, r.metrics[metric])
         for r in records
     ]
     if not rows:
         raise ValueError("no ablation runs given")
-    frame = pd.DataFrame(rows, columns=["model", "variant", "value"])
-    summary = frame.groupby(["model", "variant"])["value"].agg(["mean", "std", "count"])
-    summary["ci95"] = (
-        stats.t.ppf(0.975, summary["count"] - 1) * summary["std"] / np.sqrt(summary["count"])
-    )
+    summary = over_seeds(pd.DataFrame(rows, columns=["model", "variant"] + ["value"]),
+                         ["model", "variant"])  # fmt: skip
     pieces = {}
     for model in summary.index.unique("model"):
         ours = summary.loc[model].reindex(PAPER_TABLE3.index)

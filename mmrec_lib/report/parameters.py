@@ -166,8 +166,10 @@ def schema(notebook: str) -> dict[str, Rule]:
             ),
         },
         "30_paper_b_table1": {
+            "n_seeds": POSITIVE,
             "models": subset_of(SEQUENTIAL_MODELS),
             **_paper_b_runs(),
+            "n_workers": POSITIVE,
         },
         "40_paper_b_significance": {
             "n_seeds": integer(2),
