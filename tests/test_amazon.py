@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mmrec_lib.data import DataNotFoundError, download, load_dataset
+from mmrec_lib.data import DataNotFoundError, DataRepairWarning, download, load_dataset
 from mmrec_lib.data.amazon import MIRROR_FILE, UPSTREAM_FILE, read_json_objects
 from mmrec_lib.data.download import UnverifiedDataWarning
 
@@ -106,9 +106,13 @@ def test_offline_without_data_names_the_download() -> None:
 @pytest.mark.realdata
 def test_real_amazon_fashion(real_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MMREC_DATA_DIR", str(real_data_dir))
-    data = load_dataset("amazon-fashion")
+    with pytest.warns(DataRepairWarning, match="dropped 134 repeated interaction rows"):
+        data = load_dataset("amazon-fashion")
 
-    assert (len(data.interactions), data.n_users, data.n_items) == (3_176, 406, 31)
+    # 3,176 reviews, of which 134 repeat a (user, item) pair: the latest of each is kept
+    assert (len(data.interactions), data.n_users, data.n_items) == (3_042, 406, 31)
+    assert data.extras["duplicates_dropped"] == 134
+    assert not data.interactions.duplicated(["user", "item"]).any()
     text = (real_data_dir / MIRROR_FILE).read_text()
     assert text.count('"reviewerID":') == 3_176
     first = data.interactions.iloc[0]

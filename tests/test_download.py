@@ -290,6 +290,59 @@ def test_registry_holds_every_hash_listed_for_the_mirror(real_data_dir: Path, mo
         assert fetch(path) == real_data_dir / path
 
 
+def test_check_posters_tells_each_cause_apart(tmp_path: Path) -> None:
+    from PIL import Image
+
+    good, swapped = tmp_path / "1.jpg", tmp_path / "2.jpg"
+    Image.new("RGB", (40, 60), "red").save(good, format="JPEG")
+    Image.new("RGB", (40, 60), "blue").save(swapped, format="JPEG")
+    data = good.read_bytes()
+    damaged = {"3.jpg": b"not an image", "4.jpg": b"", "5.jpg": data[: len(data) // 2]}
+    for name, content in damaged.items():
+        (tmp_path / name).write_bytes(content)
+    (tmp_path / "6.jpg").write_bytes(data)  # not in the listing
+    listing = {name: sha256(data) for name in ("1.jpg", "2.jpg", *damaged)}
+    paths = [str(tmp_path / f"{n}.jpg") for n in range(1, 8)] + [None]
+    assert download.check_posters(paths, listing) == [
+        "present",
+        "checksum mismatch",
+        "unreadable",
+        "unreadable",
+        "unreadable",
+        "present",  # unverified, but it decodes
+        "missing",
+        "missing",
+    ]
+    # without published hashes (generated posters) only decoding counts
+    assert download.check_posters(paths[:3], None) == ["present", "present", "unreadable"]
+
+
+def test_screen_posters_leaves_bad_ones_out_and_warns_of_unlisted(tmp_path: Path) -> None:
+    import pandas as pd
+    from PIL import Image
+
+    from mmrec_lib.data import DataRepairWarning
+
+    good, bad, unlisted = (tmp_path / name for name in ("1.jpg", "2.jpg", "3.jpg"))
+    Image.new("RGB", (40, 60), "red").save(good, format="JPEG")
+    bad.write_bytes(b"")
+    unlisted.write_bytes(good.read_bytes())
+    items = pd.DataFrame({"poster_path": [str(good), str(bad), str(unlisted), None]})
+    listing = {"1.jpg": sha256(good.read_bytes()), "2.jpg": sha256(b"x")}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        screened, status = download.screen_posters(items, listing, "toy")
+    messages = {w.category: str(w.message) for w in caught}
+    assert (
+        "toy: 1 posters are not used (1 unreadable), e.g. 2.jpg (unreadable)"
+        in (messages[DataRepairWarning])
+    )
+    assert "1 posters have no published SHA-256" in messages[UnverifiedDataWarning]
+    assert status.tolist() == ["present", "unreadable", "present", "missing"]
+    assert screened["poster_path"].tolist() == [str(good), None, str(unlisted), None]
+    assert items["poster_path"].iloc[1] == str(bad)  # the caller's table is not changed
+
+
 @pytest.mark.realdata
 def test_posters_are_checked_against_the_listing(
     real_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -12,6 +12,7 @@ import pytest
 from mmrec_lib.data.dataset import Dataset
 from mmrec_lib.features import image
 from mmrec_lib.features.image import (
+    UnreadablePosterWarning,
     encode_images,
     item_image_features,
     load_poster,
@@ -109,7 +110,8 @@ def test_last_hidden_is_the_7x7_feature_map(posters, efficientnet_pooled) -> Non
 
 def test_unreadable_posters_get_zero_rows_and_mask_false(posters, efficientnet_pooled) -> None:
     paths = [posters["red"], posters["corrupt"], None, posters["absent"], posters["stripes"]]
-    features, mask = encode_images(paths, cache=False, batch_size=2)
+    with pytest.warns(UnreadablePosterWarning, match="2 of 5 poster files could not be read"):
+        features, mask = encode_images(paths, cache=False, batch_size=2)
     assert mask.tolist() == [True, False, False, False, True]
     assert not features[~mask].any()
     np.testing.assert_allclose(features[mask], efficientnet_pooled, atol=1e-5)

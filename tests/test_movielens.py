@@ -11,7 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmrec_lib.data import DataNotFoundError, download, load_dataset, load_tag_genome
+from mmrec_lib.data import (
+    DataNotFoundError,
+    SideInfoError,
+    download,
+    load_dataset,
+    load_tag_genome,
+)
 from mmrec_lib.data.movielens import split_title_year
 
 GENRES_100K = (
@@ -117,12 +123,16 @@ def test_ml_100k_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert data.users.loc[1].tolist() == [24, "M", "technician", "01002"]
 
 
-def test_missing_side_files_are_recorded_not_raised(
+def test_missing_side_files_are_an_error_unless_left_out(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_mirror(tmp_path, monkeypatch, ML_100K)
-    data = load_dataset("ml-100k")  # side_info=True by default; no ml-1m files anywhere
-    assert "ml-1m/movies.dat" in data.extras["side_info_error"]
+    with pytest.raises(SideInfoError, match="ml-1m/movies.dat") as error:
+        load_dataset("ml-100k")  # side_info=True by default; no ml-1m files anywhere
+    assert isinstance(error.value, DataNotFoundError)  # the offline error path, one type
+    assert 'load_dataset("ml-100k", side_info=False)' in str(error.value)
+    data = load_dataset("ml-100k", side_info=False)
+    assert data.extras["side_info"] == "left out by the caller"
     assert "plot" not in data.items.columns
     assert len(data.interactions) == 4
 
@@ -222,9 +232,15 @@ def test_real_ml_100k_side_info(real_data_dir: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("MMREC_DATA_DIR", str(real_data_dir))
     data = load_dataset("ml-100k")
 
-    assert "side_info_error" not in data.extras
+    assert "side_info" not in data.extras
     assert data.items["plot"].notna().mean() > 0.95
     assert data.items.loc[50, "poster_path"].endswith("ml-1m/posters/260.jpg")
+    # every poster was checked against the mirror's SHA-256 list: all good ones, none bad
+    status = data.extras["poster_status"]
+    assert set(status) == {"present", "missing"}
+    assert (status == "present").sum() == data.items["poster_path"].notna().sum()
+    posters = data.coverage.set_index("modality").loc["poster_path"]
+    assert (posters["unreadable"], posters["checksum_mismatch"]) == (0, 0)
 
 
 @pytest.mark.realdata

@@ -138,6 +138,18 @@ def test_coverage_table_in_percent():
     assert table.loc["poster_path", "% of ratings"] == 12.3
 
 
+def test_coverage_table_counts_items_without_a_modality_by_cause():
+    coverage = pd.DataFrame(
+        {"modality": ["plot", "poster_path"], "items_with": [3, 1],
+         "items_share": [0.75, 0.25], "interactions_share": [0.9, 0.123],
+         "missing": [1, 1], "unreadable": [0, 1], "checksum_mismatch": [0, 1]}
+    )  # fmt: skip
+    table = eda.coverage_table(coverage)
+    assert table.columns.tolist()[3:] == ["missing", "unreadable", "checksum mismatch"]
+    assert table.loc["poster_path"].tolist() == [1, 25.0, 12.3, 1, 1, 1]
+    assert table.loc["plot", "unreadable"] == 0
+
+
 def test_description_lengths_skip_missing_and_mark_max_length():
     plots = pd.Series(["one two three", None, "  ", "a b c d e"], index=[1, 2, 3, 4])
     lengths = eda.description_lengths(plots)

@@ -40,9 +40,13 @@ out = {}
 for config in configs:
     compute = run_sequential if config["paper"] == "B" else run_rating
     record = compute(config)
-    out[config["model"]] = {
+    out[config["model"]] = {  # everything but timings
         "metrics": {k: v for k, v in record.metrics.items() if not k.startswith("seconds")},
-        "arrays": {k: v.astype(float).tolist() for k, v in record.arrays.items()},
+        "arrays": {
+            k: v.astype(float).tolist()
+            for k, v in record.arrays.items()
+            if k != "history/seconds"
+        },
     }
 print(json.dumps(out))
 """

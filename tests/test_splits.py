@@ -187,12 +187,13 @@ def test_leave_one_out_drops_short_users_and_repeats():
             "timestamp": [1, 2, 3, 4, 1, 2, 3],
         }
     )
-    split = leave_one_out(frame, n_negatives=0)
+    split = leave_one_out(frame, n_negatives=None)  # full ranking only: no sampled negatives
     assert list(split.user_ids) == [1]
     assert list(split.item_ids[split.train_sequence(0)]) == [10]
     assert split.item_ids[split.val_item[0]] == 11 and split.item_ids[split.test_item[0]] == 12
+    assert split.negatives.shape == (1, 0)
     with pytest.raises(ValueError, match="min_length"):
-        leave_one_out(frame, n_negatives=0, min_length=4)
+        leave_one_out(frame, n_negatives=None, min_length=4)
 
 
 def test_leave_one_out_bad_arguments(interactions):
@@ -202,6 +203,9 @@ def test_leave_one_out_bad_arguments(interactions):
         leave_one_out(interactions, min_length=2)
     with pytest.raises(ValueError, match="fewer than 79 unseen"):
         leave_one_out(interactions, n_negatives=79)
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match=f"n_negatives={bad!r}.*n_negatives=None"):
+            leave_one_out(interactions, n_negatives=bad)
 
 
 def test_padded_histories(split):

@@ -3,6 +3,11 @@
 Real data is read from the local mirror (``MMREC_DATA_DIR``) or the download cache, and
 downloaded with SHA-256 checks otherwise (see :mod:`mmrec_lib.data.download`);
 ``"synthetic"`` needs no data at all.
+
+Damaged or incomplete data ends in an early error naming the file (``DataNotFoundError``,
+``ChecksumError``, ``SideInfoError`` when side information cannot be read and was not left out
+with ``side_info=False``) or in a repair announced by a ``DataRepairWarning`` (repeated
+(user, item) rows dropped, posters that do not decode or match their checksum left out).
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ import json
 from collections.abc import Callable
 
 from mmrec_lib.data.amazon import load_amazon_fashion
-from mmrec_lib.data.dataset import Dataset
-from mmrec_lib.data.download import ChecksumError, DataNotFoundError
+from mmrec_lib.data.dataset import DataRepairWarning, Dataset
+from mmrec_lib.data.download import ChecksumError, DataNotFoundError, SideInfoError
 from mmrec_lib.data.movielens import (
     load_ml_1m,
     load_ml_20m,
@@ -43,7 +48,8 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
 
 
 def load_dataset(name: str, **kwargs) -> Dataset:
-    """Load a dataset by name; keyword arguments go to its loader (e.g. ``side_info=False``)."""
+    """Load a dataset by name; keyword arguments go to its loader (e.g. ``side_info=False``,
+    which leaves a MovieLens dataset's side information out on purpose)."""
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {sorted(DATASETS)}")
     return DATASETS[name](**kwargs)
@@ -84,7 +90,9 @@ __all__ = [
     "DATASETS",
     "ChecksumError",
     "DataNotFoundError",
+    "DataRepairWarning",
     "Dataset",
+    "SideInfoError",
     "dataset_spec",
     "load_dataset",
     "load_dataset_spec",

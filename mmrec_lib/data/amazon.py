@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mmrec_lib.data.dataset import Dataset
+from mmrec_lib.data.dataset import Dataset, drop_duplicate_interactions
 from mmrec_lib.data.download import DataNotFoundError, fetch
 
 MIRROR_FILE = "amazon_fashion/AMAZON_FASHION_5.json"
@@ -23,7 +23,9 @@ def load_amazon_fashion() -> Dataset:
     Users and items get integer ids 0.. in the sorted order of ``reviewerID`` and ``asin``; the
     original strings stay in ``users["reviewer_id"]`` and ``items["asin"]``. rating = overall
     stars, timestamp = unixReviewTime. Items have no metadata: title = asin, year NA, no genres.
-    Repeated reviews (one per product variant) are kept as they are in the source.
+    Repeated reviews of one item by one user (one per product variant: 134 rows in the 2018
+    file) are dropped before the Dataset is built, keeping the latest of each (user, item) pair
+    (see :func:`~mmrec_lib.data.dataset.drop_duplicate_interactions`), with a warning.
     """
     path = _locate()
     reviews = pd.DataFrame(
@@ -51,7 +53,17 @@ def load_amazon_fashion() -> Dataset:
     users = pd.DataFrame(
         {"reviewer_id": reviewer_ids}, index=pd.RangeIndex(len(reviewer_ids), name="user")
     )
-    return Dataset("amazon-fashion", interactions, items, users, genres=[], source=str(path))
+    kept = drop_duplicate_interactions(interactions, "amazon-fashion")
+    dropped = len(interactions) - len(kept)
+    return Dataset(
+        "amazon-fashion",
+        kept,
+        items,
+        users,
+        genres=[],
+        source=str(path),
+        extras={"duplicates_dropped": dropped} if dropped else {},
+    )
 
 
 def read_json_objects(path: Path) -> list[dict]:

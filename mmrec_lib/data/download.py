@@ -12,8 +12,14 @@ SHA-256, so archives are checked with those MD5s where known and the extracted m
 SHA-256 of the files in the project's reference mirror.
 
 Posters (``ml-1m/posters/<MovieID>.jpg``) come only from a mirror. Their folder is accepted after
-one check of ``posters_SHA256SUMS.txt`` against the registry; each poster is then checked against
-that listing when it is read (:func:`verify_poster`).
+one check of ``posters_SHA256SUMS.txt`` against the registry; every poster a dataset uses is then
+checked against that listing once per load (:func:`screen_posters`; :func:`verify_poster` checks
+one file and raises). A poster that differs from its published SHA-256, or cannot be decoded, is
+not used: its ``poster_path`` becomes None, one warning counts and names them, and the dataset's
+coverage report counts them apart from the missing ones.
+
+Side information that cannot be found or read (e.g. ``ml-1m/tml1m_movies.csv``) is an error,
+:class:`SideInfoError`, unless the caller leaves it out explicitly (``side_info=False``).
 """
 
 from __future__ import annotations
@@ -23,10 +29,14 @@ import os
 import shutil
 import warnings
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import pandas as pd
+
+from mmrec_lib.data.dataset import DataRepairWarning
 from mmrec_lib.paths import DATA_DIR_ENV, cache_dir, mirror_dir
 
 GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens"
@@ -42,10 +52,16 @@ OFFLINE_ENV = "MMREC_OFFLINE"  # "1": never download; missing files raise DataNo
 POSTERS_DIR = "ml-1m/posters"
 POSTER_SUMS = "ml-1m/posters_SHA256SUMS.txt"
 SYNTHETIC_HINT = 'load_dataset("synthetic")'
+_BAD_POSTER = ("unreadable", "checksum mismatch")  # statuses of posters that are not used
 
 
 class DataNotFoundError(RuntimeError):
     """A data file is in neither the mirror nor the cache, and could not be downloaded."""
+
+
+class SideInfoError(DataNotFoundError):
+    """A real dataset's side information (plots, cast, posters ...) cannot be found or read,
+    and the caller did not leave it out (``side_info=False``). The cause is chained."""
 
 
 class ChecksumError(ValueError):
@@ -226,27 +242,131 @@ def posters_dir() -> Path | None:
     mirror = mirror_dir()
     if mirror is None or not (mirror / POSTERS_DIR).is_dir():
         return None
-    _poster_hashes()
+    poster_hashes()
     return mirror / POSTERS_DIR
 
 
 def verify_poster(file: Path) -> Path:
     """Return a poster's path after checking it against ``posters_SHA256SUMS.txt``.
 
-    Posters missing from the listing (or all of them, without the listing) are used unverified,
-    with a warning.
+    Raises ChecksumError on a mismatch. Posters missing from the listing (or all of them,
+    without the listing) are used unverified, with a warning.
     """
-    hashes = _poster_hashes()
+    hashes = poster_hashes()
     label = f"{POSTERS_DIR}/{file.name}" if hashes else f"{POSTERS_DIR} (no {POSTER_SUMS})"
     return verify_file(file, hashes.get(file.name), label=label)
 
 
-def _poster_hashes() -> dict[str, str]:
+def poster_hashes() -> dict[str, str]:
     """Poster file name -> SHA-256 from the checked listing; empty when there is no listing."""
     try:
         return _read_sums(fetch(POSTER_SUMS))
     except DataNotFoundError:
         return {}
+
+
+def check_posters(paths: list, hashes: Mapping[str, str] | None) -> list[str]:
+    """The status of each poster file, one of ``dataset.POSTER_STATUSES``.
+
+    "missing": unset, or no such file. With ``hashes`` (file name -> published SHA-256), a
+    listed file is "present" when its hash matches; otherwise it is "unreadable" when it
+    cannot be decoded as an image, else "checksum mismatch". A file without a published hash
+    (``hashes`` None: generated posters; or a name the listing lacks) is "present" when it
+    decodes, else "unreadable". Matching hashes are remembered per process, like
+    :func:`verify_file`'s.
+    """
+    statuses = []
+    for path in paths:
+        file = Path(path) if isinstance(path, (str, os.PathLike)) and str(path) else None
+        if file is None or not file.is_file():
+            statuses.append("missing")
+            continue
+        expected = None if hashes is None else hashes.get(file.name)
+        if expected is not None and _hash_matches(file, expected):
+            statuses.append("present")
+        elif not image_decodes(file):
+            statuses.append("unreadable")
+        else:
+            statuses.append("present" if expected is None else "checksum mismatch")
+    return statuses
+
+
+def _hash_matches(file: Path, expected: str) -> bool:
+    try:
+        verify_file(file, expected, label=str(file))
+    except (ChecksumError, OSError):
+        return False
+    return True
+
+
+def image_decodes(file: Path) -> bool:
+    """Whether PIL can decode the whole image (not just its header)."""
+    from PIL import Image
+
+    try:
+        with Image.open(file) as image:
+            image.load()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return False  # not an image, zero bytes, truncated data, unreadable file
+    return True
+
+
+def screen_posters(
+    items: pd.DataFrame,
+    hashes: Mapping[str, str] | None,
+    name: str,
+    fix: str = "replace them from a good mirror to use them",
+) -> tuple[pd.DataFrame, pd.Series]:
+    """``items`` with only usable posters, and each item's poster status.
+
+    Checks every ``poster_path`` with :func:`check_posters`; an unreadable or mismatching
+    poster's path becomes None, with one :class:`DataRepairWarning` that counts them and names
+    a few. Posters without a published hash (a name missing from a non-empty listing, or every
+    poster when ``hashes`` is empty, i.e. the listing is absent) get one
+    :class:`UnverifiedDataWarning`; ``hashes`` None (generated posters) warns of nothing.
+    fix: how to get the left-out posters back, for the warning.
+    """
+    if "poster_path" not in items.columns:
+        return items, pd.Series("missing", index=items.index, dtype=object, name="poster_status")
+    paths = items["poster_path"].tolist()
+    status = pd.Series(
+        check_posters(paths, hashes), index=items.index, dtype=object, name="poster_status"
+    )
+    if hashes is not None:
+        unlisted = [
+            Path(p).name
+            for p, s in zip(paths, status, strict=True)
+            if s != "missing" and Path(p).name not in hashes
+        ]
+        if unlisted:
+            listing = "its list" if hashes else f"{POSTER_SUMS} (not found)"
+            warnings.warn(
+                f"{name}: {len(unlisted):,} posters have no published SHA-256 in {listing} and "
+                f"are used unverified (e.g. {', '.join(unlisted[:5])})",
+                UnverifiedDataWarning,
+                stacklevel=2,
+            )
+    bad = status.isin(_BAD_POSTER)
+    if bad.any():
+        items = items.copy()
+        named = [
+            f"{Path(p).name} ({s})" for p, s in zip(paths, status, strict=True) if s in _BAD_POSTER
+        ]
+        counts = status[bad].value_counts()
+        summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+        kept = [
+            path if isinstance(path, (str, os.PathLike)) and str(path) and not drop else None
+            for path, drop in zip(paths, bad, strict=True)
+        ]
+        items["poster_path"] = pd.Series(kept, index=items.index, dtype=object)
+        warnings.warn(
+            f"{name}: {int(bad.sum())} posters are not used ({summary}), e.g. "
+            f"{', '.join(named[:5])}; these items load without a poster (poster_path None): "
+            f"{fix}.",
+            DataRepairWarning,
+            stacklevel=2,
+        )
+    return items, status
 
 
 @cache

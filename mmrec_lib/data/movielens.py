@@ -4,17 +4,43 @@ Each loader reads the upstream files through :func:`~mmrec_lib.data.download.fet
 a tidy :class:`~mmrec_lib.data.dataset.Dataset`: interactions in source order, items indexed by
 the dataset's own movie id with ``title`` (the "(year)" suffix removed), ``year`` (Int64, NA when
 the title has none) and ``genres`` (list of str; "unknown" and "(no genres listed)" give []).
+
+Side information (ml-100k, ml-1m): read from ``ml-1m/movies.dat``, ``ml-1m/tml1m_movies.csv``
+and the mirror's posters. When those files cannot be found or read, loading fails with
+:class:`~mmrec_lib.data.download.SideInfoError` (naming the file and the fixes) rather than
+returning a dataset whose plots, cast and posters are silently empty; ``side_info=False`` leaves
+it out on purpose and records ``extras["side_info"] = "left out by the caller"``. Posters are
+checked against their published SHA-256 once per load; bad ones are left out with a warning
+(see :func:`~mmrec_lib.data.download.screen_posters`), and a mirror without a poster folder
+gives a warning that every item loads without a poster.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from mmrec_lib.data.dataset import Dataset
-from mmrec_lib.data.download import DataNotFoundError, fetch, posters_dir
+from mmrec_lib.data import download
+from mmrec_lib.data.dataset import (
+    SIDE_INFO_LEFT_OUT,
+    DataRepairWarning,
+    Dataset,
+    drop_duplicate_interactions,
+)
+from mmrec_lib.data.download import (
+    POSTERS_DIR,
+    ChecksumError,
+    DataNotFoundError,
+    SideInfoError,
+    fetch,
+    poster_hashes,
+    posters_dir,
+    screen_posters,
+)
+from mmrec_lib.paths import DATA_DIR_ENV
 
 NO_GENRE = {"", "unknown", "(no genres listed)"}
 # A year in parentheses, or a year range such as "(2006–2007)", with the parenthetical
@@ -46,13 +72,15 @@ ML_1M_OCCUPATIONS = [
     "writer",
 ]
 GENOME_DATASETS = ("ml-20m", "ml-25m")
+SIDE_FILES = ("ml-1m/movies.dat", "ml-1m/tml1m_movies.csv")
 
 
 def load_ml_100k(side_info: bool = True) -> Dataset:
     """MovieLens 100K: 100,000 ratings, 943 users with demographics, 1,682 movies.
 
     side_info: add plot, cast, director, runtime, languages, certificate and poster_path from
-        the ML-1M side files, matched by title and year.
+        the ML-1M side files, matched by title and year (SideInfoError when they cannot be
+        read); False leaves them out, recorded in ``extras["side_info"]``.
     """
     ratings_file = fetch("ml-100k/u.data")
     ratings = pd.read_csv(
@@ -77,7 +105,7 @@ def load_ml_100k(side_info: bool = True) -> Dataset:
         dtype={"zip": str},
     ).set_index("user")
     dataset = _dataset("ml-100k", ratings, items, users, ratings_file)
-    return _with_side_info(dataset, id_space="title-year") if side_info else dataset
+    return _with_side_info(dataset, "title-year") if side_info else _left_out(dataset)
 
 
 def load_ml_1m(side_info: bool = True) -> Dataset:
@@ -85,7 +113,8 @@ def load_ml_1m(side_info: bool = True) -> Dataset:
 
     Users: ``age`` is the lower bound of the user's age bracket (1 = under 18, 18, 25, 35, 45,
     50, 56), ``occupation`` the README's name for its code.
-    side_info: add the ML-1M side files' columns, matched by MovieID.
+    side_info: add the ML-1M side files' columns, matched by MovieID (SideInfoError when they
+        cannot be read); False leaves them out, recorded in ``extras["side_info"]``.
     """
     ratings_file = fetch("ml-1m/ratings.dat")
     # "::"-separated integers: reading with ":" and keeping every other column is ~30x faster
@@ -99,7 +128,7 @@ def load_ml_1m(side_info: bool = True) -> Dataset:
     users["occupation"] = np.array(ML_1M_OCCUPATIONS)[users["occupation"]]
     users = users.set_index("user")[["age", "gender", "occupation", "zip"]]
     dataset = _dataset("ml-1m", ratings, items, users, ratings_file)
-    return _with_side_info(dataset, id_space="ml-1m") if side_info else dataset
+    return _with_side_info(dataset, "ml-1m") if side_info else _left_out(dataset)
 
 
 def load_ml_latest_small() -> Dataset:
@@ -153,21 +182,36 @@ def split_title_year(raw_titles: pd.Series) -> pd.DataFrame:
 
 
 def _with_side_info(dataset: Dataset, id_space: str) -> Dataset:
-    """Add the ML-1M side information to a dataset's items, or record why it is missing.
+    """Add the ML-1M side information to a dataset's items, with checked posters.
 
     id_space: "ml-1m" (items are ML-1M MovieIDs) or "title-year" (match by title and year).
-    When the side files cannot be found the dataset is returned unchanged, with the reason in
-    ``extras["side_info_error"]``.
+    Raises SideInfoError (the cause chained) when a side file cannot be found or read.
+    Posters: each is checked against ``posters_SHA256SUMS.txt``; the statuses go to
+    ``extras["poster_status"]``, and unusable posters are left out with a warning.
     """
     from mmrec_lib.data.side_info import attach_ml1m_side_info
 
+    path = SIDE_FILES[0]
     try:
-        movies_dat = fetch("ml-1m/movies.dat")
-        tml1m_csv = fetch("ml-1m/tml1m_movies.csv")
-    except DataNotFoundError as error:
-        dataset.extras["side_info_error"] = str(error)
-        return dataset
-    items = attach_ml1m_side_info(dataset.items, movies_dat, tml1m_csv, posters_dir(), id_space)
+        movies_dat = fetch(path)
+        path = SIDE_FILES[1]
+        tml1m_csv = fetch(path)
+        path = "ml-1m/posters_SHA256SUMS.txt"
+        posters = posters_dir()
+        hashes = poster_hashes() if posters is not None else {}
+        path = " and ".join(SIDE_FILES)
+        items = attach_ml1m_side_info(dataset.items, movies_dat, tml1m_csv, posters, id_space)
+    except (DataNotFoundError, ChecksumError, OSError, ValueError, KeyError) as error:
+        raise SideInfoError(_side_info_message(dataset.name, path, error)) from error
+    if posters is None:
+        warnings.warn(
+            f"{dataset.name}: no poster folder {POSTERS_DIR}/ in a mirror "
+            f"({DATA_DIR_ENV}); posters come only from a mirror, so every item loads without "
+            "a poster (poster_path None) and image features are zeros",
+            DataRepairWarning,
+            stacklevel=3,
+        )
+    items, status = screen_posters(items, hashes, dataset.name)
     return Dataset(
         name=dataset.name,
         interactions=dataset.interactions,
@@ -175,7 +219,37 @@ def _with_side_info(dataset: Dataset, id_space: str) -> Dataset:
         users=dataset.users,
         genres=dataset.genres,
         source=dataset.source,
-        extras=dataset.extras,
+        extras={**dataset.extras, "poster_status": status},
+    )
+
+
+def _left_out(dataset: Dataset) -> Dataset:
+    """The dataset without side information, as the caller asked; recorded in its extras."""
+    dataset.extras["side_info"] = SIDE_INFO_LEFT_OUT
+    return dataset
+
+
+def _side_info_message(name: str, path: str, error: Exception) -> str:
+    """Why the side information of ``name`` cannot be loaded, and the fixes."""
+    opt_out = (
+        f'or leave it out on purpose: load_dataset("{name}", side_info=False) (the dataset then '
+        f'records extras["side_info"] = "{SIDE_INFO_LEFT_OUT}")'
+    )
+    head = (
+        f"{name}: its side information (plot, cast, director, runtime, certificate, posters) "
+        f"cannot be read from {path}; a dataset without it is not returned silently.\n"
+    )
+    if isinstance(error, DataNotFoundError):
+        return f"{head}{error}\n  4. {opt_out}."
+    archive = download.FILES[path].archive if path in download.FILES else None
+    online = f" (or from {download.ARCHIVES[archive].url})" if archive else ""
+    return (
+        f"{head}Cause: {type(error).__name__}: {error}\nFixes:\n"
+        f"  1. delete or replace the damaged file, so that mmrec reads a good copy from a mirror "
+        f"or the download cache{online};\n"
+        f"  2. point {DATA_DIR_ENV} at a mirror in the upstream layout holding a good "
+        f"<mirror>/{path};\n"
+        f"  3. {opt_out}."
     )
 
 
@@ -212,9 +286,20 @@ def _dataset(
     users: pd.DataFrame,
     source: Path,
 ) -> Dataset:
-    """Assemble a Dataset with the standard dtypes and the genre vocabulary."""
+    """Assemble a Dataset with the standard dtypes and the genre vocabulary, one row per
+    (user, item) pair (the latest; see :func:`drop_duplicate_interactions`)."""
     interactions = ratings[["user", "item", "rating", "timestamp"]].astype(
         {"user": "int64", "item": "int64", "rating": "float32", "timestamp": "int64"}
     )
+    kept = drop_duplicate_interactions(interactions, name)
+    dropped = len(interactions) - len(kept)
     genres = sorted({genre for listed in items["genres"] for genre in listed})
-    return Dataset(name, interactions, items, users, genres, source=str(source.parent))
+    return Dataset(
+        name,
+        kept,
+        items,
+        users,
+        genres,
+        source=str(source.parent),
+        extras={"duplicates_dropped": dropped} if dropped else {},
+    )

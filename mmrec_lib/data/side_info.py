@@ -230,9 +230,10 @@ def attach_ml1m_side_info(
     id_space: "ml-1m" when the index holds ML-1M MovieIDs; "title-year" to match each item
         to an ML-1M movie by title and year (ML-100K).
     Adds plot, cast, director, runtime (minutes), languages, certificate, poster_path
-    (``posters_dir/<ml1m_id>.jpg`` where that file exists) and ml1m_id. Items without a
-    match get None, [] or NaN. ``attrs["side_info_match"]`` counts exact, loose, ambiguous
-    and unmatched items.
+    (``posters_dir/<ml1m_id>.jpg`` where that file exists; the loaders then check each
+    against its published SHA-256, see :func:`~mmrec_lib.data.download.screen_posters`) and
+    ml1m_id. Items without a match get None, [] or NaN. ``attrs["side_info_match"]`` counts
+    exact, loose, ambiguous and unmatched items.
     """
     if id_space not in ID_SPACES:
         raise ValueError(f"unknown id_space {id_space!r}; use one of {ID_SPACES}")

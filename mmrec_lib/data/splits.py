@@ -90,7 +90,8 @@ class SequenceSplit:
     train_offsets: (n_users + 1,); user u's sequence is
         ``train_items[train_offsets[u]:train_offsets[u + 1]]``.
     val_item, test_item: (n_users,) the second-last and last item of each user.
-    negatives: (n_users, n_negatives) items the user never interacted with, drawn once.
+    negatives: (n_users, n_negatives) items the user never interacted with, drawn once;
+        (n_users, 0) for a split made with ``n_negatives=None`` (no sampled protocol).
     user_ids: (n_users,) original id of each user index.
     item_ids: (n_items + 1,) original id of each item index; ``item_ids[0] = -1`` (padding).
     """
@@ -188,7 +189,7 @@ _SPLIT_ARRAYS = (
 
 def leave_one_out(
     interactions: pd.DataFrame,
-    n_negatives: int = 100,
+    n_negatives: int | None = 100,
     seed: int = 0,
     sampling: str = "uniform",
     min_length: int = 3,
@@ -197,18 +198,31 @@ def leave_one_out(
 
     Histories are ordered by timestamp; equal timestamps keep the rows' input order.
     A repeated (user, item) pair keeps only its first occurrence, so no test or validation
-    item reappears in training. Users with fewer than min_length distinct items are dropped.
+    item reappears in training (a :class:`~mmrec_lib.data.dataset.Dataset` has none: it keeps
+    the latest row of each pair). Users with fewer than min_length distinct items are dropped.
     The n_negatives items per user are drawn once, without replacement, from the items the
     user never interacted with, uniformly or in proportion to how many users interacted
     with each item (sampling="popularity"), using ``default_rng(seed)``.
+
+    n_negatives: at least 1 for the sampled protocol (with 0 every sampled metric would be
+        exactly 1.0, so 0 is refused); None for no sampled protocol at all (full ranking
+        only): ``negatives`` is then an empty ``(n_users, 0)`` array.
     """
     _require_columns(interactions, ("user", "item", "timestamp"))
     if sampling not in SAMPLING:
         raise ValueError(f"sampling must be one of {SAMPLING}, got {sampling!r}")
     if min_length < 3:
         raise ValueError(f"min_length must be >= 3 (train, val and test item), got {min_length}")
-    if n_negatives < 0:
-        raise ValueError(f"n_negatives must be >= 0, got {n_negatives}")
+    if n_negatives is not None and (
+        isinstance(n_negatives, bool)
+        or not isinstance(n_negatives, (int, np.integer))
+        or n_negatives < 1
+    ):
+        raise ValueError(
+            f"n_negatives={n_negatives!r}: the sampled protocol needs an integer >= 1 "
+            "(with 0 every sampled metric is exactly 1.0); pass n_negatives=None for full "
+            "ranking only, without sampled negatives"
+        )
 
     user_index, item_index, user_ids, item_ids = _ordered_distinct_events(interactions)
     lengths = np.bincount(user_index, minlength=len(user_ids))
@@ -236,6 +250,8 @@ def leave_one_out(
         seed=seed,
         sampling=sampling,
     )
+    if n_negatives is None:
+        return split
     everything = split.seen_matrix(include_val=True, include_test=True)
     weights = (
         np.bincount(item_index, minlength=len(item_ids) + 1) if sampling == "popularity" else None

@@ -281,6 +281,8 @@ def rank_held_out(
         raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+    if protocol == "sampled" and split.negatives.shape[1] == 0:
+        raise ValueError("the split has no stored negatives (n_negatives=None): full ranking only")
     device = resolve_device(device)
     if isinstance(model, torch.nn.Module):
         model.to(device).eval()

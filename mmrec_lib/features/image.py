@@ -15,7 +15,10 @@ paper B's BEiT-style processing does; no crop). Each encoder gives its last hidd
 tokens (the CNN feature map's 7 x 7 positions, or the ViT's patches without the CLS token)
 and a pooled vector (the mean of the CNN positions, i.e. the network with its classifier
 replaced by ``Identity``; data2vec's own pooler). A poster that is unset, missing or
-unreadable is fed as a grey image and its features are replaced by zeros, with mask False.
+unreadable is fed as a grey image and its features are replaced by zeros, with mask False;
+a poster path that is set but cannot be read gives one :class:`UnreadablePosterWarning` per
+call, counting and naming them (the dataset loaders already leave out posters that do not
+decode or match their published checksum, so this catches files damaged after loading).
 
 For fine-tuning (TSEM's poster tower, :mod:`mmrec_lib.models.rating.finetune`),
 :func:`image_backbone` gives a fresh copy of a CNN encoder and its pixel normalisation, and
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,9 +49,13 @@ _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+class UnreadablePosterWarning(UserWarning):
+    """Poster files that are set but cannot be read were encoded as zeros (mask False)."""
+
+
 def load_poster(path: str | os.PathLike | None, size: int = POSTER_SIZE) -> np.ndarray | None:
     """The poster as a ``size x size x 3`` uint8 RGB array, or None if it cannot be read."""
-    if not isinstance(path, (str, os.PathLike)):
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
         return None
     from PIL import Image
 
@@ -55,8 +63,25 @@ def load_poster(path: str | os.PathLike | None, size: int = POSTER_SIZE) -> np.n
         with Image.open(path) as image:
             rgb = image.convert("RGB").resize((size, size), Image.Resampling.BICUBIC)
             return np.asarray(rgb, dtype=np.uint8)
-    except (OSError, ValueError):  # missing file, not an image, truncated data
-        return None
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None  # missing file, not an image, zero bytes, truncated data
+
+
+def _warn_unreadable(paths: Sequence, mask: np.ndarray) -> None:
+    """One warning counting (and naming a few of) the set paths whose poster was not read."""
+    unread = [
+        str(path)
+        for path, read in zip(paths, mask, strict=True)
+        if isinstance(path, (str, os.PathLike)) and str(path) and not read
+    ]
+    if unread:
+        warnings.warn(
+            f"{len(unread)} of {len(paths)} poster files could not be read (missing, not an "
+            f"image, empty or truncated), e.g. {', '.join(unread[:3])}; their features are "
+            "zeros with mask False",
+            UnreadablePosterWarning,
+            stacklevel=3,
+        )
 
 
 def poster_pixels(
@@ -250,6 +275,7 @@ def encode_images(
             files=hash_files(paths),
         )
         result = cached_arrays(f"image-{encoder}", key, compute)
+    _warn_unreadable(paths, result["mask"])
     return result["features"], result["mask"]
 
 
@@ -288,8 +314,9 @@ def item_image_features(
 ) -> ItemFeatures:
     """Encoded posters (``items["poster_path"]``) of every item of ``dataset``.
 
-    Items whose poster is unset, missing or unreadable get a zero row and mask False.
-    Results are cached on disk (see :func:`encode_images`).
+    Items whose poster is unset, missing or unreadable get a zero row and mask False (with a
+    warning for a set path that cannot be read). Results are cached on disk (see
+    :func:`encode_images`).
     """
     items = dataset.items
     if "poster_path" in items.columns:

@@ -7,6 +7,7 @@ number once with ``myst_nb.glue`` (the book cites it, the tests read it back).
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -56,8 +57,13 @@ def _describe(allowed: range) -> str:
     return f"{allowed.start}..{allowed.stop - 1}" if allowed.step == 1 else str(allowed)
 
 
-def banner(dataset: str, profile: str, details: str = "") -> Any:
-    """A coloured box stating the dataset and profile a page ran on (IPython HTML)."""
+def banner(dataset: str, profile: str, details: str = "", data: Any = None) -> Any:
+    """A coloured box stating the dataset and profile a page ran on (IPython HTML).
+
+    data: the loaded :class:`~mmrec_lib.data.Dataset`, optional; given it, the box says so
+    when the dataset's side information was left out (``extras["side_info"]``), or when
+    repeated interactions or posters were left out while loading.
+    """
     from IPython.display import HTML
 
     synthetic = dataset == "synthetic"
@@ -72,8 +78,34 @@ def banner(dataset: str, profile: str, details: str = "") -> Any:
     )
     text = f"<b>Dataset: <code>{dataset}</code> &middot; profile: <code>{profile}</code></b>"
     text += f" &mdash; {note}." + (f"<br>{details}" if details else "")
+    text += "".join(f"<br>{line}" for line in _data_notes(data))
     style = f"background:{colour};border:1px solid #999;padding:8px 12px;border-radius:4px"
     return HTML(f'<div class="mmrec-banner" style="{style}">{text}</div>')
+
+
+def _data_notes(data: Any) -> list[str]:
+    """Lines for the banner about what loading left out of ``data`` (a Dataset, or None)."""
+    if data is None:
+        return []
+    extras = getattr(data, "extras", {}) or {}
+    notes = []
+    if extras.get("side_info"):
+        notes.append(
+            f"<b>Side information {html.escape(str(extras['side_info']))}</b>: no plots, "
+            "cast or posters; content features are empty."
+        )
+    if extras.get("duplicates_dropped"):
+        notes.append(
+            f"{extras['duplicates_dropped']:,} repeated (user, item) rows were dropped "
+            "(the latest of each pair is kept)."
+        )
+    coverage = getattr(data, "coverage", None)
+    if coverage is not None and "modality" in coverage.columns:
+        causes = [c for c in ("unreadable", "checksum_mismatch") if c in coverage.columns]
+        bad = int(coverage.loc[coverage["modality"] == "poster_path", causes].to_numpy().sum())
+        if bad:
+            notes.append(f"{bad:,} posters are not used (unreadable or checksum mismatch).")
+    return notes
 
 
 def paper_beside_ours(

@@ -200,16 +200,31 @@ def augmentation_panel_figure(image, transform: Callable, k: int = 5, seed: int 
     return figure
 
 
+COVERAGE_CAUSES = {
+    "missing": "missing",
+    "unreadable": "unreadable",
+    "checksum_mismatch": "checksum mismatch",
+}
+"""Coverage columns counting items without a modality, by cause, and their headings."""
+
+
 def coverage_table(coverage: pd.DataFrame) -> pd.DataFrame:
-    """``Dataset.coverage`` for reading: one row per modality, shares in percent."""
+    """``Dataset.coverage`` for reading: one row per modality, shares in percent.
+
+    "items with it" counts the items whose modality is present (a poster only when its file
+    decodes and matches its published checksum); the items without it follow by cause
+    (missing, unreadable, checksum mismatch) where the coverage report has those counts.
+    """
     table = coverage.set_index("modality")
-    return pd.DataFrame(
-        {
-            "items with it": table["items_with"],
-            "% of items": (100 * table["items_share"]).round(1),
-            "% of ratings": (100 * table["interactions_share"]).round(1),
-        }
-    )
+    columns = {
+        "items with it": table["items_with"],
+        "% of items": (100 * table["items_share"]).round(1),
+        "% of ratings": (100 * table["interactions_share"]).round(1),
+    }
+    for column, heading in COVERAGE_CAUSES.items():
+        if column in table.columns:
+            columns[heading] = table[column]
+    return pd.DataFrame(columns)
 
 
 def description_lengths(plots: pd.Series) -> pd.Series:
