@@ -7,7 +7,13 @@ import time
 
 import pytest
 
-from mmrec_lib.report.parameters import check_notebook_parameters, schema
+from mmrec_lib.report.parameters import (
+    check_notebook_parameters,
+    integer,
+    of_type,
+    one_of,
+    schema,
+)
 from mmrec_lib.report.runbook import load_profile, notebook_parameters, notebook_paths
 
 NOTEBOOKS = notebook_paths()
@@ -81,3 +87,18 @@ def test_a_bad_parameter_stops_the_notebook_in_its_first_code_cell(tmp_path):
     # parameters cell, papermill's injected parameters, then the check: nothing before it
     assert error.value.exec_count == 3 and "check_notebook_parameters" in error.value.source
     assert time.perf_counter() - started < 60
+
+
+def test_rules_reject_bools_as_numbers_and_describe_themselves():
+    within = integer(1, 50)
+    assert within.accepts(5) and within.meaning == "an integer >= 1 and <= 50"
+    for bad in (0, 51, 2.5, True, "5"):
+        assert not within.accepts(bad)
+    assert of_type(bool).accepts(False) and not of_type(bool).accepts(0)
+    assert of_type(str).accepts("x") and not of_type(int).accepts(True)
+    assert one_of("a", "b").accepts("b") and not one_of("a", "b").accepts("c")
+
+
+def test_missing_parameters_are_named():
+    with pytest.raises(ValueError, match="seed: missing"):
+        check_notebook_parameters("10_eda", {})

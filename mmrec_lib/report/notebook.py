@@ -24,39 +24,6 @@ KNOWN_DATASETS = (
 )
 
 
-def check_parameters(values: Mapping[str, Any], rules: Mapping[str, Any]) -> None:
-    """Raise ValueError naming every parameter that breaks its rule.
-
-    A rule is a tuple/list of allowed values, a ``range`` of allowed integers, a type, or
-    a predicate ``(callable, "what it must be")``.
-    """
-    problems = []
-    for name, rule in rules.items():
-        if name not in values:
-            problems.append(f"{name}: missing")
-            continue
-        value = values[name]
-        if isinstance(rule, range):
-            if isinstance(value, bool) or not isinstance(value, int) or value not in rule:
-                problems.append(f"{name}={value!r}: must be an integer in {_describe(rule)}")
-        elif isinstance(rule, (tuple, list)) and not (len(rule) == 2 and callable(rule[0])):
-            if value not in rule:
-                problems.append(f"{name}={value!r}: must be one of {list(rule)}")
-        elif isinstance(rule, type):
-            if not isinstance(value, rule) or isinstance(value, bool) and rule is not bool:
-                problems.append(f"{name}={value!r}: must be of type {rule.__name__}")
-        else:
-            predicate, meaning = rule
-            if not predicate(value):
-                problems.append(f"{name}={value!r}: must be {meaning}")
-    if problems:
-        raise ValueError("bad notebook parameters:\n  " + "\n  ".join(problems))
-
-
-def _describe(allowed: range) -> str:
-    return f"{allowed.start}..{allowed.stop - 1}" if allowed.step == 1 else str(allowed)
-
-
 def banner(dataset: str, profile: str, details: str = "", data: Any = None) -> Any:
     """A coloured box stating the dataset and profile a page ran on (IPython HTML).
 
