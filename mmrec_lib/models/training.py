@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mmrec_lib.device import resolve_device
+from mmrec_lib.device import deterministic_torch, resolve_device
 
 
 @dataclass
@@ -185,6 +185,8 @@ def _fit(model, train_batches, loss_fn, validate, config, metric, mode, optimize
     if mode not in ("min", "max"):
         raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
     device = resolve_device(config.device)
+    if device.type == "cuda":
+        deterministic_torch()  # deterministic kernels where CUDA has them (README)
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
