@@ -148,3 +148,18 @@ def test_without_validation_every_epoch_runs_and_the_last_weights_stay():
     countdown = iter(range(100, 0, -1))
     reference, _ = run(lambda m: next(countdown))
     assert torch.equal(model.weight, reference.weight)
+
+
+def test_deterministic_torch_asks_for_deterministic_kernels():
+    import torch
+
+    from mmrec_lib.device import deterministic_torch
+
+    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic)
+    try:
+        deterministic_torch()
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+    finally:
+        torch.use_deterministic_algorithms(before[0])
+        torch.backends.cudnn.deterministic = before[1]
