@@ -44,7 +44,7 @@ def built_book(tmp_path_factory, executed_notebooks) -> Path:
     (root / "book" / "executed").mkdir()
     for executed in executed_notebooks.values():
         shutil.copy(executed, root / "book" / "executed" / executed.name)
-    write_generated_pages("smoke", root / "book" / "generated")
+    write_generated_pages("smoke", root / "book" / "generated", root / "book" / "executed")
     # What `make test` leaves behind in the repository must not break the book's -W build.
     (root / ".pytest_cache").mkdir()
     (root / ".pytest_cache" / "README.md").write_text("# pytest cache directory\n")

@@ -188,10 +188,17 @@ def parameter_docs(notebooks: list[Path] | None = None) -> str:
     return "\n\n".join(sections)
 
 
-def write_generated_pages(profile_name: str, output_dir: Path = GENERATED_DIR) -> None:
-    """The banner every page includes and the environment page of this build."""
+def write_generated_pages(
+    profile_name: str, output_dir: Path = GENERATED_DIR, executed_dir: Path = EXECUTED_DIR
+) -> None:
+    """The banner every page includes, the environment page of this build, and the claims
+    scoreboard (from the values the notebooks in ``executed_dir`` glued)."""
+    from mmrec_lib.report.claims import scoreboard_page
+
     profile = load_profile(profile_name)
     output_dir.mkdir(parents=True, exist_ok=True)
+    glued = {path.stem: glued_values(path) for path in sorted(executed_dir.glob("*.ipynb"))}
+    (output_dir / "claims.md").write_text(scoreboard_page(glued))
     dataset = profile["common"].get("dataset", "?")
     kind = (
         "a **synthetic** stand-in, not the reproduction"
@@ -288,8 +295,8 @@ def main(argv: list[str] | None = None) -> None:
         from mmrec_lib.experiments.results import REFRESH_ENV
 
         os.environ[REFRESH_ENV] = "1"
-    write_generated_pages(args.profile)
     execute_notebooks(args.profile, force=args.force or args.refresh_results)
+    write_generated_pages(args.profile)
 
 
 if __name__ == "__main__":
