@@ -11,6 +11,7 @@ from mmrec_lib.report.claims import (
     concat_beats_sum,
     ordering,
     paired_seed_test,
+    permutation_test,
     scoreboard,
     scoreboard_page,
     welch_from_summaries,
@@ -74,3 +75,12 @@ def test_the_scoreboard_scores_at_least_ten_claims_of_both_papers_and_links_each
     page = scoreboard_page({})
     assert page.count("{doc}`") == len(CLAIMS)
     assert all(row["verdict"] in VERDICTS for row in rows)
+
+
+def test_the_block_diagonal_claim_is_judged_by_its_permutation_p_value():
+    page, key = "41_paper_b_ablation_attention", "paper_b_ablation_contrast"
+    glued = {page: {f"{key}_behaviour": 0.2, f"{key}_null_mean": 0.0, f"{key}_p_value": 0.005}}
+    assert permutation_test(page, key)(glued)[1] == "reproduced"
+    glued[page][f"{key}_p_value"] = 0.3
+    assert permutation_test(page, key)(glued)[1] == "not reproduced"
+    assert permutation_test(page, key)({})[1] == "inconclusive"

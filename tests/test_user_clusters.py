@@ -183,3 +183,17 @@ def test_paired_seeds_figure_draws_one_line_per_seed_and_colours_the_direction()
     assert colours == ["tab:green", "tab:red", "tab:green"]
     with pytest.raises(ValueError, match="none of the pairs"):
         paired_seeds_figure(values, [("BPR", "PopRec")])
+
+
+def test_the_permutation_test_finds_planted_clusters_and_not_random_ones():
+    from mmrec_lib.analysis.clusters import contrast_permutation_test
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(N_GROUPS), PER_GROUP)
+    prototypes = rng.dirichlet(np.ones(LENGTH), N_GROUPS)
+    planted = prototypes[labels] + rng.normal(0, 0.01, (len(labels), LENGTH))
+    observed, null, p = contrast_permutation_test(planted, labels, set_size=50, n_permutations=99)
+    assert observed > null.max() and p == pytest.approx(1 / 100)
+    shuffled = rng.permutation(planted)
+    _, _, p_random = contrast_permutation_test(shuffled, labels, set_size=50, n_permutations=99)
+    assert p_random > 0.05
