@@ -197,3 +197,14 @@ def test_a_recorded_copy_keeps_only_what_the_book_needs(tmp_path):
     fig3 = {**config, "modalities": ["text", "image", "tabular"]}
     record_result(RunRecord(fig3, {"m": 1.0}, arrays, 2.0, provenance={"seconds": 2.0}), tmp_path)
     assert "attention_last" in recorded(fig3, tmp_path).arrays
+
+
+def test_a_run_already_in_the_store_is_recorded_into_the_results_folder(tmp_path):
+    log = tmp_path / "log.txt"
+    configs = configs_of([1], log)
+    run_many(configs, square_run, root=tmp_path / "store", progress=False)
+    recorded = tmp_path / "results"
+    (record,) = run_many(configs, square_run, root=tmp_path / "store", results=recorded,
+                         progress=False)  # fmt: skip
+    assert record.from_cache and computed(log) == [1]
+    assert len(list(recorded.glob("*/record.json"))) == 1

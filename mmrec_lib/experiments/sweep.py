@@ -67,6 +67,8 @@ def run_many(
     for key, config in zip(keys, configs, strict=True):
         found = None if refresh else results and recorded_results.recorded(config, results)
         records[key] = found or (None if refresh else load_run(config, root))
+        if results and records[key] and not found:  # in the run store only: record it too
+            recorded_results.record_result(records[key], results)
     missing = {key: config for key, config in zip(keys, configs, strict=True) if not records[key]}
     bar = tqdm(
         total=len(keys),
