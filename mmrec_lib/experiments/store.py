@@ -61,7 +61,9 @@ class RunRecord:
 
 @functools.cache
 def code_fingerprint() -> str:
-    """The library-code part of every key (computed once per process)."""
+    """The library-code part of every key (computed once per process, together with the
+    commit the records name, so the two always describe the same code)."""
+    _commit()
     return source_fingerprint()
 
 
