@@ -16,7 +16,9 @@ max(1, round(mask_prob * length)) randomly chosen items are replaced by the [MAS
 prediction task; ``copies`` masks each sequence several times per epoch. The training
 sequences are the whole history cut into max_len windows (``windows="all"``, as the original
 code's sliding window does), or each user's last max_len items (``"last"``). Prediction
-appends [MASK] after the user's last max_len - 1 items.
+appends [MASK] after the user's last max_len - 1 items. The masked items are predicted with
+a softmax over all items (``loss="ce"``, the original); the other losses of :mod:`.losses`
+are one parameter away.
 """
 
 from __future__ import annotations
@@ -38,7 +40,13 @@ from mmrec_lib.models.sequential._common import (
     require_probability,
 )
 from mmrec_lib.models.sequential.auxiliary import AuxiliaryEmbedding
-from mmrec_lib.models.sequential.training_data import WINDOWS, training_windows
+from mmrec_lib.models.sequential.losses import (
+    check_loss,
+    full_softmax_loss,
+    sampled_loss,
+    shared_negative_logits,
+)
+from mmrec_lib.models.sequential.training_data import WINDOWS, sample_unseen, training_windows
 
 
 def cloze_mask(
@@ -102,6 +110,9 @@ class BERT4Rec(nn.Module):
         mask_prob: float = 0.2,
         last_mask_prob: float = 0.1,
         copies: int = 1,
+        loss: str = "ce",
+        negatives: int = 128,
+        gbce_t: float = 0.75,
         windows: str = "all",
         aux_features: Any = None,
     ) -> None:
@@ -120,7 +131,9 @@ class BERT4Rec(nn.Module):
             raise ValueError(f"d={d} must be divisible by n_heads={n_heads}")
         if windows not in WINDOWS:
             raise ValueError(f"windows must be one of {WINDOWS}, got {windows!r}")
+        check_loss(loss, negatives, gbce_t)
         self.n_items, self.max_len, self.windows = n_items, max_len, windows
+        self.loss_kind, self.negatives, self.gbce_t = loss, negatives, gbce_t
         self.mask_prob, self.last_mask_prob, self.copies = mask_prob, last_mask_prob, copies
         self.mask_token = n_items + 1
         self.item = nn.Embedding(n_items + 2, d, padding_idx=PADDING_ITEM)
@@ -183,30 +196,45 @@ class BERT4Rec(nn.Module):
         items (``windows="last"``), or the whole history cut into max_len windows ("all").
 
         Each window appears ``copies`` times per epoch, masked afresh each time (the
-        original implementation's "dupe factor").
+        original implementation's "dupe factor"). Losses other than "ce" add sampled unseen
+        items: one per position ("bce") or ``negatives`` per window.
         """
         step = None if self.windows == "last" else self.max_len
-        sequences, _ = training_windows(split, self.max_len, step)
+        sequences, users = training_windows(split, self.max_len, step)
+        seen = split.seen_matrix() if self.loss_kind != "ce" else None
+        shape = (self.max_len,) if self.loss_kind == "bce" else (self.negatives,)
         device = device_of(self)
         order = rng.permutation(np.tile(np.arange(len(sequences)), self.copies))
         for start in range(0, len(order), batch_size):
-            inputs, labels = cloze_mask(
-                sequences[order[start : start + batch_size]],
-                self.mask_prob,
-                self.mask_token,
-                rng,
-                self.last_mask_prob,
+            chosen = order[start : start + batch_size]
+            batch = list(
+                cloze_mask(
+                    sequences[chosen], self.mask_prob, self.mask_token, rng, self.last_mask_prob
+                )
             )
-            yield as_long(inputs, device), as_long(labels, device)
+            if seen is not None:
+                batch.append(sample_unseen(seen, users[chosen], shape, rng))
+            yield tuple(as_long(a, device) for a in batch)
 
     def loss(self, batch: tuple) -> torch.Tensor:
-        inputs, labels = batch
+        inputs, labels = batch[:2]
         hidden, _ = self.encode(inputs)
         masked = labels != PADDING_ITEM
-        logits = self._transform(hidden[masked]) @ self.item.weight[: self.n_items + 1].T
-        logits = logits + self.output_bias[: self.n_items + 1]
-        logits[:, PADDING_ITEM] = -torch.inf
-        return F.cross_entropy(logits, labels[masked])
+        if self.loss_kind == "ce":
+            logits = self._transform(hidden[masked]) @ self.item.weight[: self.n_items + 1].T
+            logits = logits + self.output_bias[: self.n_items + 1]
+            return full_softmax_loss(logits, labels[masked])
+        output = self._transform(hidden)
+        positive = (output * self.item(labels)).sum(-1) + self.output_bias[labels]
+        sampled = batch[2]
+        if self.loss_kind == "bce":
+            negative = (output * self.item(sampled)).sum(-1) + self.output_bias[sampled]
+        else:
+            negative = shared_negative_logits(output, self.item(sampled))
+            negative = negative + self.output_bias[sampled].unsqueeze(1)
+        return sampled_loss(
+            self.loss_kind, positive[masked], negative[masked], self.n_items, self.gbce_t
+        )
 
     def score(self, histories: torch.Tensor, candidates: torch.Tensor, users: Any = None):
         """(n, C) scores of candidate items at the [MASK] appended to each history."""

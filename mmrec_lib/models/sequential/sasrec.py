@@ -6,9 +6,11 @@ zeroed. Then ``n_blocks`` causal blocks, each
     Q = LayerNorm(H);  H = Q + SelfAttention(Q, H, H)   (position t sees positions <= t)
     H = LayerNorm(H);  H = H + FFN(H),  FFN = Linear -> ReLU -> Dropout -> Linear -> Dropout
 and a final LayerNorm. The item at position t + 1 is scored by r = <F_t, M_j> with the
-*shared* item embeddings M. Training follows the original: at every position, binary
-cross-entropy of the true next item against one sampled unseen item (``loss="bce"``);
-``loss="ce"`` uses a softmax over all items instead. One attention head by default (h = 1).
+*shared* item embeddings M. Training follows the original by default: at every position,
+binary cross-entropy of the true next item against one sampled unseen item (``loss="bce"``);
+the other losses of :mod:`.losses` are one parameter away (``"ce"`` over all items,
+``"sampled-softmax"`` and ``"gbce"`` over ``negatives`` sampled items). One attention head by
+default (h = 1).
 The original trains on each user's last max_len + 1 items (``windows="last"``); by default
 (``windows="all"``) a history longer than that is cut into overlapping windows so that every
 training transition is used each epoch (:func:`.training_data.training_windows`).
@@ -24,7 +26,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from mmrec_lib.data.splits import PADDING_ITEM, SequenceSplit
 from mmrec_lib.models.sequential._common import (
@@ -34,13 +35,17 @@ from mmrec_lib.models.sequential._common import (
     require_probability,
 )
 from mmrec_lib.models.sequential.auxiliary import AuxiliaryEmbedding
+from mmrec_lib.models.sequential.losses import (
+    check_loss,
+    full_softmax_loss,
+    sampled_loss,
+    shared_negative_logits,
+)
 from mmrec_lib.models.sequential.training_data import (
     WINDOWS,
     next_item_targets,
     sample_unseen,
 )
-
-LOSSES = ("bce", "ce")
 
 
 class CausalBlock(nn.Module):
@@ -76,6 +81,8 @@ class SASRec(nn.Module):
         n_heads: int = 1,
         dropout: float = 0.2,
         loss: str = "bce",
+        negatives: int = 128,
+        gbce_t: float = 0.75,
         windows: str = "all",
         aux_features: Any = None,
     ) -> None:
@@ -84,12 +91,11 @@ class SASRec(nn.Module):
         require_probability(dropout=dropout)
         if d % n_heads:
             raise ValueError(f"d={d} must be divisible by n_heads={n_heads}")
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        check_loss(loss, negatives, gbce_t)
         if windows not in WINDOWS:
             raise ValueError(f"windows must be one of {WINDOWS}, got {windows!r}")
         self.n_items, self.max_len, self.n_heads, self.loss_kind = n_items, max_len, n_heads, loss
-        self.windows = windows
+        self.negatives, self.gbce_t, self.windows = negatives, gbce_t, windows
         self.item = nn.Embedding(n_items + 1, d, padding_idx=PADDING_ITEM)
         self.position = nn.Embedding(max_len, d)
         self.aux = None if aux_features is None else AuxiliaryEmbedding(aux_features, d)
@@ -148,17 +154,20 @@ class SASRec(nn.Module):
     def training_batches(
         self, split: SequenceSplit, rng: np.random.Generator, batch_size: int = 128
     ) -> Iterator[tuple]:
-        """(inputs, next items, sampled negatives) of the training windows with a target."""
+        """(inputs, next items, sampled negatives) of the training windows with a target;
+        negatives: one per position ("bce"), ``negatives`` per window (sampled losses), or
+        none ("ce")."""
         inputs, targets, users = next_item_targets(split, self.max_len, self.windows)
         rows = np.flatnonzero((targets != PADDING_ITEM).any(axis=1))
-        seen = split.seen_matrix() if self.loss_kind == "bce" else None
+        seen = split.seen_matrix() if self.loss_kind != "ce" else None
+        shape = (self.max_len,) if self.loss_kind == "bce" else (self.negatives,)
         device = device_of(self)
         order = rows[rng.permutation(len(rows))]
         for start in range(0, len(order), batch_size):
             chosen = order[start : start + batch_size]
             batch = [inputs[chosen], targets[chosen]]
             if seen is not None:
-                batch.append(sample_unseen(seen, users[chosen], (self.max_len,), rng))
+                batch.append(sample_unseen(seen, users[chosen], shape, rng))
             yield tuple(as_long(a, device) for a in batch)
 
     def loss(self, batch: tuple) -> torch.Tensor:
@@ -166,14 +175,13 @@ class SASRec(nn.Module):
         features, _ = self.encode(inputs)
         valid = targets != PADDING_ITEM
         if self.loss_kind == "ce":
-            logits = features[valid] @ self.item.weight.T
-            logits[:, PADDING_ITEM] = -torch.inf
-            return F.cross_entropy(logits, targets[valid])
+            return full_softmax_loss(features[valid] @ self.item.weight.T, targets[valid])
         positive = (features * self.item(targets)).sum(-1)[valid]
-        negative = (features * self.item(batch[2])).sum(-1)[valid]
-        return F.binary_cross_entropy_with_logits(
-            positive, torch.ones_like(positive)
-        ) + F.binary_cross_entropy_with_logits(negative, torch.zeros_like(negative))
+        if self.loss_kind == "bce":
+            negative = (features * self.item(batch[2])).sum(-1)[valid]
+        else:
+            negative = shared_negative_logits(features, self.item(batch[2]))[valid]
+        return sampled_loss(self.loss_kind, positive, negative, self.n_items, self.gbce_t)
 
     def score(self, histories: torch.Tensor, candidates: torch.Tensor, users: Any = None):
         """(n, C) scores of candidate items as the next item after each history."""
