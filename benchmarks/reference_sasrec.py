@@ -57,8 +57,10 @@ from mmrec_lib.experiments.sequential import (
     sequential_config,
 )
 from mmrec_lib.metrics.ranking import ndcg_at_k, ranks_from_scores
-from mmrec_lib.models.sequential.sasrec import LOSSES
 from mmrec_lib.models.sequential.training_data import WINDOWS, next_item_targets
+
+LOSSES = ("bce", "ce")
+"""Our SASRec's losses compared with RecBole's (:mod:`mmrec_lib.models.sequential.losses`)."""
 
 SECTION = "Reference SASRec (RecBole) (`reference_sasrec.py`)"
 DATASET_NAME = "mmrec_split"

@@ -106,3 +106,20 @@ def test_rating_configs_one_per_model_and_seed():
         ("mf", 0), ("mf", 1), ("nn", 0), ("nn", 1),
     ]  # fmt: skip
     assert configs[1] == rating_config("mf", dataset=DATASET, seed=1, train={"epochs": 1})
+
+
+def test_reproduction_configs_name_the_papers_settings():
+    """Every config of Tables 1-3 names its model's published loss, so a new library default
+    cannot change what a recorded reproduction run computes."""
+    common = {"dataset": DATASET, "modalities": ["tabular"]}
+    configs = [
+        *table1_configs(["sasrec", "sasrec+", "bert4rec", "kebert4rec", "bpr"], **common),
+        *ablation_configs([0], variants=[1], **common),
+    ]
+    losses = {c["model"]: c["hyperparameters"].get("loss") for c in configs}
+    assert losses == {
+        "sasrec": "bce", "sasrec+": "bce", "bert4rec": "ce", "kebert4rec": "ce",
+        "bpr": None, "bert4rec+": "ce",
+    }  # fmt: skip
+    overridden = table1_configs(["sasrec"], hyperparameters={"loss": "ce"}, **common)[0]
+    assert overridden["hyperparameters"] == {"loss": "ce"}
