@@ -409,3 +409,25 @@ def test_bert4rec_beats_poprec_on_a_planted_item_chain(monkeypatch):
     popular = ndcg10("poprec", chain, 1, n_negatives=50)
     bert = ndcg10("bert4rec", chain, 8, n_negatives=50, hyperparameters={"copies": 2})
     assert bert > popular + 0.2
+
+
+def test_a_train_fraction_cuts_training_histories_and_nothing_else():
+    """The sparsity curve's runs: less training history, the same held-out items and
+    negatives; the tabular features are fitted on the shorter histories; a full history
+    leaves the config (and so every earlier run key) as it was."""
+    from mmrec_lib.experiments.sequential import dataset_and_split, item_input
+
+    full = tiny_config("sasrec+", modalities=["tabular"])
+    assert "train_fraction" not in full["split"]
+    assert tiny_config("sasrec+", modalities=["tabular"], train_fraction=1.0) == full
+    sparse = tiny_config("sasrec+", modalities=["tabular"], train_fraction=0.25)
+    (_, full_split), (_, sparse_split) = dataset_and_split(full), dataset_and_split(sparse)
+    expected = np.maximum(1, np.ceil(0.25 * full_split.train_lengths))
+    np.testing.assert_array_equal(sparse_split.train_lengths, expected)
+    np.testing.assert_array_equal(sparse_split.test_item, full_split.test_item)
+    np.testing.assert_array_equal(sparse_split.negatives, full_split.negatives)
+    assert not np.allclose(item_input(sparse), item_input(full))  # XGBoost saw less
+    record = run_sequential(sparse)
+    assert record.arrays["sampled/NDCG@10"].shape == (full_split.n_users,)
+    with pytest.raises(ValueError, match="train_fraction"):
+        tiny_config("sasrec", train_fraction=0)

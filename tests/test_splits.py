@@ -218,6 +218,22 @@ def test_padded_histories(split):
         assert list(with_val[u]) == ([0] * 6 + train + [split.val_item[u]])[-6:]
 
 
+@pytest.mark.parametrize("fraction", [0.1, 0.25, 0.5, 1.0])
+def test_keep_recent_keeps_the_latest_share_of_each_history(split, fraction):
+    """Per user (a loop, independently of the vectorised cut): the last ceil(f * n) items."""
+    import math
+
+    sparse_split = split.keep_recent(fraction)
+    for u in range(split.n_users):
+        full = list(split.train_sequence(u))
+        kept = max(1, math.ceil(fraction * len(full)))
+        assert list(sparse_split.train_sequence(u)) == full[-kept:]
+    for name in ("val_item", "test_item", "negatives", "user_ids", "item_ids"):
+        np.testing.assert_array_equal(getattr(sparse_split, name), getattr(split, name))
+    with pytest.raises(ValueError, match="fraction"):
+        split.keep_recent(0.0)
+
+
 def test_seen_matrix(split):
     seen = split.seen_matrix()
     assert seen.shape == (split.n_users, split.n_items + 1)

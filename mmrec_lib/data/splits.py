@@ -162,6 +162,19 @@ class SequenceSplit:
         data = np.ones(len(rows), dtype=bool)
         return sparse.csr_matrix((data, (rows, cols)), shape=(self.n_users, self.n_items + 1))
 
+    def keep_recent(self, fraction: float) -> SequenceSplit:
+        """The split with each user's training history cut to its most recent
+        ceil(fraction * length) items (at least one); validation and test items and the
+        stored negatives unchanged. For sparsity curves: less history, the same test."""
+        if not 0 < fraction <= 1:
+            raise ValueError(f"fraction must lie in (0, 1], got {fraction!r}")
+        lengths = self.train_lengths
+        kept = np.where(lengths > 0, np.maximum(1, np.ceil(fraction * lengths)), 0).astype(int)
+        starts = np.repeat(self.train_offsets[1:] - kept, kept)
+        within = np.arange(kept.sum()) - np.repeat(np.cumsum(kept) - kept, kept)
+        offsets = np.concatenate([[0], np.cumsum(kept)]).astype(self.train_offsets.dtype)
+        return replace(self, train_items=self.train_items[starts + within], train_offsets=offsets)
+
     def save(self, path: str | Path) -> Path:
         """Write every array (negatives included) to a compressed ``.npz`` file."""
         path = Path(path)

@@ -59,6 +59,7 @@ def sequential_config(
     seed: int = 0,
     split_seed: int = 0,
     n_negatives: int = 100,
+    train_fraction: float = 1.0,
     max_len: int = 50,
     d: int = 50,
     batch_size: int | None = None,
@@ -71,6 +72,9 @@ def sequential_config(
     dataset: ``{"name": ..., **loader kwargs}`` (:func:`mmrec_lib.data.dataset_spec`).
     modalities / fusion: what the "+" models fuse (none for the others). split_seed and
     n_negatives: the leave-one-out split and its stored negatives (``n_negatives`` >= 1).
+    train_fraction: below 1, every user's training history is cut to its most recent share
+    (:meth:`~mmrec_lib.data.splits.SequenceSplit.keep_recent`; the sparsity curve); a full
+    history leaves it out of the config, so earlier configs keep their keys.
     max_len: history length every model is scored from (and the transformers' positions);
     d: hidden size of every neural model; batch_size: None for each model's default.
     features: :data:`DEFAULT_FEATURES` overrides; train: :class:`TrainConfig` fields;
@@ -89,6 +93,8 @@ def sequential_config(
     if "name" not in dataset:
         raise ValueError('dataset must name the dataset, e.g. {"name": "synthetic"}')
     require_positive(n_negatives=n_negatives, max_len=max_len, d=d)
+    if not 0 < train_fraction <= 1:
+        raise ValueError(f"train_fraction must lie in (0, 1], got {train_fraction!r}")
     if batch_size is not None:
         require_positive(batch_size=batch_size)
     check_hyperparameters(spec.cls, hyperparameters or {}, ("d", "max_len", "aux_features"))
@@ -99,7 +105,8 @@ def sequential_config(
     return {
         "paper": "B",
         "dataset": dict(dataset),
-        "split": {"seed": split_seed, "n_negatives": n_negatives},
+        "split": {"seed": split_seed, "n_negatives": n_negatives}
+        | ({"train_fraction": train_fraction} if train_fraction < 1 else {}),
         "model": model,
         "modalities": modalities,
         "fusion": fusion if modalities else None,
@@ -124,9 +131,8 @@ def _dataset_and_split(dataset_json: str, split_json: str):
 
     dataset = load_dataset_spec(json.loads(dataset_json))
     split = json.loads(split_json)
-    return dataset, leave_one_out(
-        dataset.interactions, n_negatives=split["n_negatives"], seed=split["seed"]
-    )
+    full = leave_one_out(dataset.interactions, n_negatives=split["n_negatives"], seed=split["seed"])
+    return dataset, full.keep_recent(split.get("train_fraction", 1.0))
 
 
 def item_input(config: dict) -> np.ndarray | None:
