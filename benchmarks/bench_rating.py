@@ -30,10 +30,10 @@ import multiprocessing
 import platform
 import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 from fresh import fresh_checkpoints
+from memory import memory_mib, reset_peak_memory
 from readme import markdown_table, write_section
 
 from mmrec_lib.data import dataset_spec
@@ -67,24 +67,6 @@ def _config(name: str, args: argparse.Namespace) -> dict:
     )
 
 
-def _memory_mib(field: str) -> float:
-    """A memory field of /proc/self/status (VmRSS, VmHWM) in MiB; NaN off Linux."""
-    try:
-        status = Path("/proc/self/status").read_text()
-    except OSError:
-        return float("nan")
-    line = next(line for line in status.splitlines() if line.startswith(field + ":"))
-    return int(line.split()[1]) / 1024  # kB
-
-
-def _reset_peak_memory() -> None:
-    """Set VmHWM to the current RSS (Linux >= 4.0); a no-op where that is not allowed."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-
-
 def _measure(name: str, args: argparse.Namespace) -> dict:
     """Train one model (in a child process) and report its cost and test error."""
     import torch
@@ -95,8 +77,8 @@ def _measure(name: str, args: argparse.Namespace) -> dict:
     model_inputs(config)  # the model's side information, read from the feature cache
     run_key(config)  # the data fingerprint (poster bytes included), computed once
     fresh_checkpoints(config)
-    before = _memory_mib("VmRSS")
-    _reset_peak_memory()
+    before = memory_mib("VmRSS")
+    reset_peak_memory()
     started = time.perf_counter()
     record = run_rating(config)
     total = time.perf_counter() - started
@@ -108,7 +90,7 @@ def _measure(name: str, args: argparse.Namespace) -> dict:
         "s / epoch": float(record.arrays["history/seconds"].mean()),  # the selection run's
         "total s": total,
         "RSS before training (MiB)": before,
-        "peak RSS in training (MiB)": _memory_mib("VmHWM"),
+        "peak RSS in training (MiB)": memory_mib("VmHWM"),
         "parameters": int(metrics["n_parameters"]),
         "test MSE": metrics["mse"],
         "test RMSE": metrics["rmse"],
