@@ -111,6 +111,22 @@ def ablation_configs(
     ]
 
 
+def sparsity_configs(
+    fractions: Iterable[float],
+    seeds: Iterable[int],
+    pair: tuple[str, str] = ("sasrec", "sasrec+"),
+    **common: Any,
+) -> list[dict]:
+    """One config per share of each training history, model of ``pair`` and training seed
+    (the sparsity curve; a share of 1 is the ordinary run of Tables 1 and 2)."""
+    return [
+        paper_config(model, seed=seed, train_fraction=fraction, **common)
+        for fraction in fractions
+        for model in pair
+        for seed in seeds
+    ]
+
+
 def variant_of(config: dict) -> Variant:
     """The Table 3 row a sequential config runs."""
     for variant in VARIANTS:

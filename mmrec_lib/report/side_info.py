@@ -1,0 +1,65 @@
+"""The values and verdicts the side-information chapter (notebook 50) states in its prose."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+
+def _interval_words(low: float, high: float, n: float) -> str:
+    """Where a 95 % CI of a gain lies relative to zero, in words."""
+    if n < 2 or math.isnan(low) or math.isnan(high):
+        return "cannot be judged (fewer than two paired values)"
+    if low > 0:
+        return "is positive (its 95 % CI excludes zero)"
+    if high < 0:
+        return "is negative (its 95 % CI excludes zero)"
+    return "is not distinguishable from zero (its 95 % CI includes zero)"
+
+
+def _row(table: pd.DataFrame, label, columns=("gain", "ci95_low", "ci95_high")) -> list[float]:
+    if label not in table.index:
+        return [math.nan] * len(columns)
+    return [float(table.loc[label, column]) for column in columns]
+
+
+def side_info_glue_values(
+    curve: pd.DataFrame, by_popularity: pd.DataFrame, rating_by_popularity: pd.DataFrame
+) -> dict[str, object]:
+    """Numbers and verdict phrases of the chapter's conclusion, always all present (NaN or
+    "cannot be judged" where a profile is too small), so every ``{glue:text}`` resolves."""
+    smallest, full = float(curve.index.min()), float(curve.index.max())
+    pair = [column for column in curve.columns if column not in
+            ("n seeds", "gain", "ci95_low", "ci95_high", "p")]  # fmt: skip
+    gain_s, low_s, high_s = _row(curve, smallest)
+    gain_f, low_f, high_f = _row(curve, full)
+    n_smallest = float(curve.loc[smallest, "n seeds"])
+    rare_label = next((g for g in by_popularity.index if str(g).startswith("<")), None)
+    rare = int(str(rare_label).lstrip("< ")) if rare_label is not None else math.nan
+    gain_r, low_r, high_r, users_r = _row(
+        by_popularity, rare_label, ("gain", "ci95_low", "ci95_high", "n")
+    )
+    rating_r = _row(rating_by_popularity, rare_label)
+    return {
+        "pair_without": pair[0],
+        "pair_with": pair[1],
+        "smallest_share": smallest,
+        "n_seeds_smallest": n_smallest,
+        "gain_smallest": gain_s,
+        "gain_smallest_low": low_s,
+        "gain_smallest_high": high_s,
+        "gain_full": gain_f,
+        "gain_full_low": low_f,
+        "gain_full_high": high_f,
+        "sparsity_verdict": _interval_words(low_s, high_s, n_smallest),
+        "rare": rare,
+        "rare_users": users_r,
+        "gain_rare": gain_r,
+        "gain_rare_low": low_r,
+        "gain_rare_high": high_r,
+        "rating_gain_rare": rating_r[0],
+        "rating_gain_rare_low": rating_r[1],
+        "rating_gain_rare_high": rating_r[2],
+        "rare_verdict": _interval_words(low_r, high_r, 0 if math.isnan(users_r) else users_r),
+    }

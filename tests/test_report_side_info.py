@@ -1,0 +1,59 @@
+"""The side-information chapter's stated values and verdicts, by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from mmrec_lib.report.side_info import side_info_glue_values
+
+COLUMNS = ["n", "without", "with", "gain", "ci95_low", "ci95_high", "p"]
+
+
+def curve(rows: dict) -> pd.DataFrame:
+    frame = pd.DataFrame.from_dict(
+        rows, orient="index", columns=["n seeds", "sasrec", "sasrec+", "gain", "ci95_low",
+                                       "ci95_high", "p"],
+    )  # fmt: skip
+    frame.index.name = "share of each training history"
+    return frame
+
+
+def groups(rows: dict) -> pd.DataFrame:
+    return pd.DataFrame.from_dict(rows, orient="index", columns=COLUMNS)
+
+
+def test_values_and_verdicts_by_hand():
+    values = side_info_glue_values(
+        curve({
+            0.1: [3, 0.2, 0.25, 0.05, 0.01, 0.09, 0.03],
+            1.0: [3, 0.4, 0.4, 0.0, -0.01, 0.01, 0.9],
+        }),
+        groups({
+            "< 5": [12, 0.1, 0.08, -0.02, -0.05, -0.01, 0.01],
+            "5-40": [100, 0.3, 0.3, 0, -0.1, 0.1, 1],
+        }),
+        groups({"< 5": [30, -1.2, -1.1, 0.1, -0.1, 0.3, 0.4]}),
+    )  # fmt: skip
+    assert values["pair_without"] == "sasrec" and values["pair_with"] == "sasrec+"
+    assert values["smallest_share"] == 0.1 and values["gain_smallest"] == pytest.approx(0.05)
+    assert values["gain_full_low"] == pytest.approx(-0.01)
+    assert values["sparsity_verdict"].startswith("is positive")
+    assert values["rare"] == 5 and values["rare_users"] == 12
+    assert values["rare_verdict"].startswith("is negative")
+    assert values["rating_gain_rare"] == pytest.approx(0.1)
+
+
+def test_every_value_is_present_when_a_profile_is_too_small():
+    """One seed and no rare test item: NaN numbers and "cannot be judged", never a gap."""
+    nan = math.nan
+    values = side_info_glue_values(
+        curve({0.5: [1, 0.2, 0.3, 0.1, nan, nan, nan], 1.0: [1, 0.3, 0.3, 0.0, nan, nan, nan]}),
+        groups({"5-9": [10, 0.3, 0.3, 0, -0.1, 0.1, 1]}),
+        groups({"5-9": [10, -1, -1, 0, -0.1, 0.1, 1]}),
+    )  # fmt: skip
+    assert values["sparsity_verdict"].startswith("cannot be judged")
+    assert values["rare_verdict"].startswith("cannot be judged")
+    assert math.isnan(values["gain_rare"]) and math.isnan(values["rare"])
