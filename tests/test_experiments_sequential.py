@@ -348,7 +348,11 @@ def genre_chain(seed: int) -> dict:
 
 
 def ndcg10(model, dataset, epochs, seed=0, n_negatives=30, **keywords) -> float:
-    config = sequential_config(
+    """Test NDCG@10 of ``model`` with the paper's settings (``PAPER_SETTINGS``; keywords'
+    hyperparameters override them) after a short training run."""
+    from mmrec_lib.experiments.grids import paper_config
+
+    config = paper_config(
         model, dataset=dataset, seed=seed, split_seed=seed, n_negatives=n_negatives,
         train={"epochs": epochs, "patience": epochs, "lr": 5e-3}, **FAST, **keywords,
     )  # fmt: skip
