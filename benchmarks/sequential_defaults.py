@@ -27,6 +27,7 @@ import torch
 from readme import markdown_table, write_section
 
 from mmrec_lib.data import dataset_spec
+from mmrec_lib.experiments.grids import PAPER_SETTINGS
 from mmrec_lib.experiments.sequential import run_sequential, sequential_config
 from mmrec_lib.experiments.sweep import run_many
 
@@ -34,15 +35,15 @@ RESULTS = Path(__file__).resolve().parents[1] / "results" / "ml-100k"
 SECTION = "Choosing the sequential defaults on validation (`sequential_defaults.py`)"
 CANDIDATES = {
     "sasrec": [
-        {"loss": "bce"},
-        {"loss": "ce"},
-        {"loss": "sampled-softmax", "negatives": 128},
-        {"loss": "gbce", "negatives": 128, "gbce_t": 0.75},
+        PAPER_SETTINGS["sasrec"],
+        {"loss": "ce", "dropout": 0.2},
+        {"loss": "sampled-softmax", "negatives": 128, "dropout": 0.2},
+        {"loss": "gbce", "negatives": 128, "gbce_t": 0.75, "dropout": 0.2},
         {"loss": "ce", "dropout": 0.5},
         {"loss": "sampled-softmax", "negatives": 128, "dropout": 0.5},
     ],
     "bert4rec": [
-        {"loss": "ce"},
+        PAPER_SETTINGS["bert4rec"],
         {"loss": "ce", "dropout": 0.2},
         {"loss": "sampled-softmax", "negatives": 128},
     ],

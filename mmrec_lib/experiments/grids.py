@@ -22,8 +22,8 @@ TABLE2_PAIRS = (("bert4rec", "bert4rec+"), ("sasrec", "sasrec+"))
 """Paper B's Table 2: each model without and with auxiliary information."""
 ABLATION_MODELS = ("sasrec+", "bert4rec+")
 PAPER_SETTINGS = {
-    "sasrec": {"loss": "bce"},
-    "sasrec+": {"loss": "bce"},
+    "sasrec": {"loss": "bce", "dropout": 0.2},
+    "sasrec+": {"loss": "bce", "dropout": 0.2},
     "bert4rec": {"loss": "ce"},
     "bert4rec+": {"loss": "ce"},
     "kebert4rec": {"loss": "ce"},
