@@ -122,4 +122,5 @@ def test_reproduction_configs_name_the_papers_settings():
         "bpr": None, "bert4rec+": "ce",
     }  # fmt: skip
     overridden = table1_configs(["sasrec"], hyperparameters={"loss": "ce"}, **common)[0]
-    assert overridden["hyperparameters"] == {"loss": "ce"}
+    assert overridden["hyperparameters"] == {"loss": "ce", "dropout": 0.2}  # the rest stays
+    assert {c["hyperparameters"].get("dropout") for c in configs if "sasrec" in c["model"]} == {0.2}
