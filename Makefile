@@ -7,6 +7,8 @@ STAMP := $(VENV)/.mmrec-installed
 DATA ?= synthetic
 PROFILE ?= $(DATA)
 PYTEST_ARGS ?=
+# What `make lint` (and so `make test`) checks with ruff; ruff reads notebooks' code cells.
+LINT_PATHS := mmrec_lib tests benchmarks notebooks
 
 .PHONY: all install test book results verify clean-book lint
 
@@ -17,12 +19,15 @@ $(STAMP): requirements.txt pyproject.toml
 	# torch and torchvision first, with pip: their wheels come from local disk.
 	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
 	$(BIN)/pip install -q uv
-	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.txt -e .
+	# --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set (containers, CI), every
+	# process (each notebook's kernel, each book build) would compile its imports again.
+	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -r requirements.txt -e .
 	touch $@
 
 install: $(STAMP)
 
-test: $(STAMP)
+# Lint first (fails fast), then the tests.
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 book: $(STAMP)
@@ -41,5 +46,5 @@ clean-book:
 	rm -rf _build book/executed book/generated
 
 lint: $(STAMP)
-	$(BIN)/uv pip install -q --python $(BIN)/python ruff
-	$(BIN)/ruff check mmrec_lib tests benchmarks
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)

@@ -1,10 +1,14 @@
 """The notebook runner: profiles, parameters, reuse of unchanged runs, generated pages."""
 
 import json
+import os
+import subprocess
+import sys
 
 import nbformat
 import pytest
 
+from mmrec_lib.progress import PROGRESS_ENV
 from mmrec_lib.report import runbook
 
 
@@ -38,8 +42,10 @@ def test_every_profile_names_its_dataset():
 def test_execution_records_glue_and_reuses_unchanged_runs(tmp_path, monkeypatch):
     source = _notebook(tmp_path / "demo.ipynb")
     out = tmp_path / "out"
+    monkeypatch.delenv(PROGRESS_ENV, raising=False)
     first = runbook.execute_notebooks("smoke", out, [source], overrides={"x": 21})
     assert runbook.glued_values(first[0]) == {"answer": 42}
+    assert PROGRESS_ENV not in os.environ  # set for the kernel only, then restored
     stamp = json.loads(first[0].read_text())["metadata"][runbook.STAMP_KEY]
 
     def refuse(*args, **kwargs):
@@ -58,3 +64,81 @@ def test_generated_pages_state_profile_and_dataset(tmp_path):
     assert "`smoke`" in banner and "`synthetic`" in banner
     environment = (tmp_path / "environment.md").read_text()
     assert "| torch |" in environment and "| commit |" in environment
+
+
+NOISY = """\
+import os, sys, warnings
+from mmrec_lib.progress import tqdm
+for _ in tqdm(range(3), desc="tiny-bar"):
+    pass
+from tqdm.auto import tqdm as other_library_bar
+for _ in other_library_bar(range(2), desc="auto-bar"):
+    pass
+warnings.warn("tiny-warning")
+print("kept on purpose")
+print("to stderr", file=sys.stderr)
+os.write(2, b"fd-level stderr\\n")
+"""
+
+
+@pytest.mark.slow
+def test_progress_and_warnings_reach_the_terminal_not_the_notebook(tmp_path):
+    """As in `make book`: the runbook in its own process, whose stderr is the terminal."""
+    source = _notebook(tmp_path / "noisy.ipynb", body=NOISY)
+    out = tmp_path / "out"
+    script = (
+        "import sys; from pathlib import Path; from mmrec_lib.report import runbook; "
+        "runbook.execute_notebooks('smoke', Path(sys.argv[1]), [Path(sys.argv[2])])"
+    )
+    # Without pytest's marker the kernel diverts fd 2 into the notebook, as in `make book`.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_CURRENT_TEST", PROGRESS_ENV)}
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(out), str(source)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "notebook 1/1 noisy.ipynb" in result.stdout and "done in" in result.stdout
+    terminal = result.stderr
+    assert "tiny-bar" in terminal and "3/3" in terminal, terminal[-2000:]
+    assert "auto-bar" in terminal and "2/2" in terminal, terminal[-2000:]
+    assert "tiny-warning" in terminal and "to stderr" in terminal, terminal[-2000:]
+
+    outputs = [o for cell in nbformat.read(out / "noisy.ipynb", 4).cells for o in cell.outputs]
+    assert not [o for o in outputs if o.get("name") == "stderr"], outputs
+    shown = json.dumps(outputs)
+    for text in ("tiny-bar", "auto-bar", "it/s", "%|", "tiny-warning", "Warning", "stderr"):
+        assert text not in shown, f"{text!r} in the executed notebook: {shown}"
+    assert "kept on purpose" in shown
+
+
+def test_clean_outputs_keeps_deliberate_stdout_only():
+    nb = nbformat.v4.new_notebook()
+    stream = nbformat.v4.new_output
+    nb.cells = [nbformat.v4.new_code_cell("")]
+    nb.cells[0].outputs = [
+        stream("stream", name="stdout", text="BPR:   5%|▌  | 1/20 [00:01<00:19, 1.00s/it]\nkept\n"),
+        stream("stream", name="stdout", text="runs: 3run [00:02, 1.50run/s]\n"),
+        stream(
+            "stream",
+            name="stdout",
+            text="/x/y.py:3: UserWarning: careful\n  warnings.warn('careful')\nalso kept\n",
+        ),
+        stream("stream", name="stderr", text="anything\n"),
+        stream("display_data", data={runbook.WIDGET_MIME: {"model_id": "1"}, "text/plain": "0%"}),
+        stream("display_data", data={"text/plain": "a figure"}),
+    ]
+    assert [r.split()[0] for r in runbook.clean_outputs(nb)] == [
+        "stdout",
+        "stdout",
+        "stdout",
+        "stderr",
+        "widget",
+    ]
+    assert [o.get("text") or o["data"]["text/plain"] for o in nb.cells[0].outputs] == [
+        "kept\n",
+        "also kept\n",
+        "a figure",
+    ]

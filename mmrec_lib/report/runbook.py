@@ -5,6 +5,12 @@
 into ``book/executed/``. A notebook whose source, parameters and library code are unchanged
 since its last run is not run again. It also writes ``book/generated/``: the banner every
 page shows (dataset and profile) and the environment page (versions, machine, commit).
+
+Progress belongs to the terminal, not to the pages: the terminal shows each notebook (``notebook
+2/5``) and how long it took, and, from inside the kernel, the library's progress bars (runs and
+epochs, with an ETA) and anything written to stderr (``mmrec_lib.progress``, under
+``MMREC_PROGRESS=terminal``). The executed notebooks keep no stderr, warning or progress-bar
+output (:func:`clean_outputs`).
 """
 
 from __future__ import annotations
@@ -15,12 +21,17 @@ import hashlib
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from mmrec_lib.hashing import COMPUTING_PACKAGES
+from mmrec_lib.progress import PROGRESS_ENV, TERMINAL
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -28,6 +39,13 @@ PROFILE_DIR = ROOT / "profiles"
 EXECUTED_DIR = ROOT / "book" / "executed"
 GENERATED_DIR = ROOT / "book" / "generated"
 STAMP_KEY = "mmrec_run_stamp"
+KERNEL_STARTUP = "import mmrec_lib.progress; mmrec_lib.progress.to_terminal()"
+"""What each notebook's kernel runs first: its bars and stderr go to the terminal."""
+PROGRESS_TEXT = re.compile(r"\d+%\||\[\d+:\d\d(?::\d\d)?(?:<[^,\]]*)?,\s")
+"""A tqdm bar: ``desc:  5%|▌   | 1/20 [00:01<00:19, 1.00s/it]`` or ``desc: 3it [00:01, ...]``."""
+WARNING_TEXT = re.compile(r"^\S.*:\d+: \w*Warning: |^\[\d\d:\d\d:\d\d\] WARNING: ")
+"""A warning printed as text: Python's ``path:line: UserWarning: ...``, or XGBoost's."""
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 def available_profiles() -> list[str]:
@@ -109,38 +127,154 @@ def execute_notebooks(
     overrides: dict | None = None,
     force: bool = False,
 ) -> list[Path]:
-    """Run each notebook under the profile (skipping unchanged finished runs); return outputs."""
-    import nbformat
-    import papermill
+    """Run each notebook under the profile (skipping unchanged finished runs); return outputs.
 
+    The terminal shows each notebook's number, name and time, and the progress its kernel
+    reports; the executed notebooks keep none of it (:func:`clean_outputs`).
+    """
     profile = load_profile(profile_name)
     library = library_digest() + recorded_results_digest(profile)
     output_dir.mkdir(parents=True, exist_ok=True)
     use_recorded_results(profile)
-    outputs = []
-    for notebook in notebooks if notebooks is not None else notebook_paths():
+    notebooks = notebooks if notebooks is not None else notebook_paths()
+    outputs, executed, started = [], 0, time.perf_counter()
+    for number, notebook in enumerate(notebooks, 1):
         parameters = {**notebook_parameters(profile, notebook), **(overrides or {})}
         stamp = run_stamp(notebook, parameters, library)
         output = output_dir / notebook.name
+        where = f"[runbook] notebook {number}/{len(notebooks)} {notebook.name}"
         if not force and _stamp_of(output) == stamp:
-            print(f"[runbook] {notebook.name}: unchanged, reusing {output}")
+            _say(f"{where}: unchanged, reusing {_shown(output)}")
         else:
-            print(f"[runbook] {notebook.name}: executing with {parameters}")
-            partial = output.with_suffix(".partial.ipynb")
-            papermill.execute_notebook(
-                notebook,
-                partial,
-                parameters=parameters,
-                cwd=str(ROOT),
-                kernel_name="python3",
-                progress_bar=False,
-            )
-            executed = nbformat.read(partial, as_version=4)
-            executed.metadata[STAMP_KEY] = stamp
-            nbformat.write(executed, partial)
-            partial.replace(output)
+            _say(f"{where}: executing with {parameters}")
+            seconds = execute_notebook(notebook, output, parameters, stamp)
+            _say(f"{where}: done in {_duration(seconds)}")
+            executed += 1
         outputs.append(output)
+    _say(
+        f"[runbook] {len(notebooks)} notebooks: {executed} executed, "
+        f"{len(notebooks) - executed} unchanged, in {_duration(time.perf_counter() - started)}"
+    )
     return outputs
+
+
+def execute_notebook(notebook: Path, output: Path, parameters: dict, stamp: str = "") -> float:
+    """Execute one notebook with papermill into ``output``, progress and stderr to the
+    terminal, outputs cleaned (:func:`clean_outputs`); return the seconds it took.
+
+    The kernel starts with ``MMREC_PROGRESS=terminal`` and runs :data:`KERNEL_STARTUP` first.
+    On an error papermill raises, and the partly executed notebook is left beside ``output``
+    (``*.partial.ipynb``) to read.
+    """
+    import nbformat
+    import papermill
+
+    started = time.perf_counter()
+    partial = output.with_suffix(".partial.ipynb")
+    with _environment({PROGRESS_ENV: TERMINAL}):
+        papermill.execute_notebook(
+            notebook,
+            partial,
+            parameters=parameters,
+            cwd=str(ROOT),
+            kernel_name="python3",
+            progress_bar=False,
+            extra_arguments=[f"--IPKernelApp.exec_lines={KERNEL_STARTUP}"],
+        )
+    executed = nbformat.read(partial, as_version=4)
+    removed = clean_outputs(executed)
+    for description in removed[:5]:
+        _say(f"[runbook] {notebook.name}: left off the page: {description}")
+    if len(removed) > 5:
+        _say(f"[runbook] {notebook.name}: left off the page: {len(removed) - 5} more outputs")
+    executed.metadata[STAMP_KEY] = stamp
+    nbformat.write(executed, partial)
+    partial.replace(output)
+    return time.perf_counter() - started
+
+
+def clean_outputs(notebook) -> list[str]:
+    """Remove from an executed notebook (nbformat) what belongs to the terminal, not to the
+    page: stderr streams, progress-bar widgets, and progress-bar or warning lines printed
+    to stdout (the rest of stdout, printed on purpose, stays). Returns a short description
+    of each output removed or trimmed."""
+    removed = []
+    for cell in notebook.cells:
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                text = _text(output.get("text", ""))
+                if output.get("name") == "stderr":
+                    removed.append(f"stderr {_start(text)}")
+                    continue
+                cleaned = _without_progress_and_warnings(text)
+                if cleaned != text:
+                    removed.append(f"stdout lines {_start(text)}")
+                    if not cleaned.strip():
+                        continue
+                    output["text"] = cleaned
+            elif WIDGET_MIME in output.get("data", {}):
+                removed.append(f"widget {_start(output['data'].get('text/plain', ''))}")
+                continue
+            kept.append(output)
+        if "outputs" in cell:
+            cell["outputs"] = kept
+    return removed
+
+
+def _start(text: str | list[str]) -> str:
+    text = " ".join(_text(text).split())
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _text(text: str | list[str]) -> str:
+    return text if isinstance(text, str) else "".join(text)
+
+
+def _without_progress_and_warnings(text: str) -> str:
+    kept, after_warning = [], False
+    for line in re.findall(r"[^\n]*\n|[^\n]+$", text):
+        if PROGRESS_TEXT.search(line):
+            after_warning = False
+        elif WARNING_TEXT.search(line):
+            after_warning = True
+        elif after_warning and line.startswith("  "):  # the warned line of source
+            after_warning = False
+        else:
+            after_warning = False
+            kept.append(line)
+    return "".join(kept)
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables (inherited by the kernels started meanwhile), then restore."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
 
 def glued_values(executed: Path) -> dict:
@@ -192,31 +326,44 @@ def write_generated_pages(
     profile_name: str, output_dir: Path = GENERATED_DIR, executed_dir: Path = EXECUTED_DIR
 ) -> None:
     """The banner every page includes, the environment page of this build, and the claims
-    scoreboard (from the values the notebooks in ``executed_dir`` glued)."""
+    scoreboard (from the values the notebooks in ``executed_dir`` glued).
+
+    A page whose text is unchanged is not written again: every page includes the banner, so
+    rewriting it would make Jupyter Book read every page again on a build with nothing new.
+    """
     from mmrec_lib.report.claims import scoreboard_page
 
     profile = load_profile(profile_name)
     output_dir.mkdir(parents=True, exist_ok=True)
-    glued = {path.stem: glued_values(path) for path in sorted(executed_dir.glob("*.ipynb"))}
-    (output_dir / "claims.md").write_text(scoreboard_page(glued))
+    executed = [p for p in sorted(executed_dir.glob("*.ipynb")) if ".partial" not in p.suffixes]
+    glued = {path.stem: glued_values(path) for path in executed}
+    _write_if_changed(output_dir / "claims.md", scoreboard_page(glued))
     dataset = profile["common"].get("dataset", "?")
     kind = (
         "a **synthetic** stand-in, not the reproduction"
         if dataset == "synthetic"
         else ("real data")
     )
-    (output_dir / "banner.md").write_text(
-        f"```{{admonition}} Built with profile `{profile_name}` on dataset `{dataset}`\n"
+    _write_if_changed(
+        output_dir / "banner.md",
+        # a colon fence: a backtick fence's title may not contain backticks
+        f":::{{admonition}} Built with profile `{profile_name}` on dataset `{dataset}`\n"
         f":class: {'warning' if dataset == 'synthetic' else 'note'}\n"
         f"The numbers on this page come from {kind}. {profile.get('description', '')}\n"
-        "```\n"
+        ":::\n",
     )
     rows = "\n".join(f"| {key} | {value} |" for key, value in environment_facts(profile).items())
-    (output_dir / "environment.md").write_text(
+    _write_if_changed(
+        output_dir / "environment.md",
         "# The environment of this build\n\n"
         "```{include} banner.md\n```\n\n"
-        "| what | value |\n| --- | --- |\n" + rows + "\n"
+        "| what | value |\n| --- | --- |\n" + rows + "\n",
     )
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
 
 
 def environment_facts(profile: dict) -> dict[str, str]:
