@@ -13,6 +13,7 @@ from mmrec_lib.report.paper_a import (
     reported_values,
     row_label,
     side_information_verdict,
+    table9_styled,
 )
 
 
@@ -103,3 +104,23 @@ def test_side_information_verdict_says_plainly_whether_it_helped():
         {"mf": record(0.918), "tsem": record(0.915), "mf_tuned": record(0.905)}
     )
     assert with_tuned == marginal
+
+
+def test_table_9_styled_at_the_papers_precision_with_our_best_in_bold():
+    records = {
+        "mf": record(0.9),
+        "tsem": record(0.8, hit_rate=0.61234),
+        "nn": record(1.1),
+        "mf_tuned": record(0.95),
+    }
+    styler = table9_styled(records)
+    html = styler.to_html()
+    assert ">0.640<" in html and ">0.610<" in html  # TSEM: ours 0.8 ** 2, paper 0.61
+    assert ">61.23<" in html and ">50.22<" in html  # hit rate in percent, two decimals
+    assert "nan" not in html  # a row without a source (our variants) is blank too
+    styler._compute()
+    bold = {key for key, css in styler.ctx.items() if ("font-weight", "bold") in css}
+    table = styler.data
+    tsem = list(table.index).index("TSEM")
+    columns = [table.columns.get_loc((m, "ours")) for m in ("MSE", "RMSE", "hit rate (%)")]
+    assert bold == {(tsem, column) for column in columns}  # lowest errors, highest hit rate

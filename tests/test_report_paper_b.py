@@ -18,14 +18,21 @@ from mmrec_lib.report.paper_b import (
     TABLE2_LABEL_PAIRS,
     TABLE_METRICS,
     ablation_table,
+    best_models,
     by_model,
     highlight_best_two,
     mean_metrics,
+    paper_table1_glue_values,
+    paper_table2_glue_values,
+    paper_table3_glue_values,
     predicted_next,
+    row_best,
     seed_summary,
+    style_paired_table,
     table1,
     table1_beside_paper,
     table1_glue_values,
+    table1_styled,
     table2_beside_paper,
 )
 
@@ -57,15 +64,82 @@ def test_table1_shape_order_and_improvement():
     assert list(table.columns) == ["PopRec", "BPR", "SASRec", "SASRec+", "Improve"]
     assert table["Improve"].to_numpy() == pytest.approx(np.full(6, 20.0))
     assert table1([records[1]])["Improve"].isna().all()
+    # as in the paper: models as columns; rows metric x (paper ML-20M, paper Fashion, ours)
     beside = table1_beside_paper(records, "full")
-    assert beside.loc["NDCG@10", ("SASRec+", "paper B Fashion")] == 0.713
-    assert beside.loc["MAP", ("SASRec", "paper B ML-20M")] == 0.387
-    assert np.isnan(beside.loc["MAP", ("TransRec", "ours (full)")])
-    assert beside.loc["NDCG@10", ("SASRec+", "ours (full)")] == 0.6
+    assert list(beside.columns) == [*MODEL_LABELS.values(), "Improve"]
+    assert list(beside.index[:3]) == [
+        ("HR@1", "paper ML-20M"),
+        ("HR@1", "paper Fashion"),
+        ("HR@1", "ours"),
+    ]
+    assert beside.shape == (3 * len(TABLE_METRICS), 9)
+    assert beside.loc[("NDCG@10", "paper Fashion"), "SASRec+"] == 0.713
+    assert beside.loc[("MAP", "paper ML-20M"), "SASRec"] == 0.387
+    assert np.isnan(beside.loc[("MAP", "ours"), "TransRec"])
+    assert beside.loc[("NDCG@10", "ours"), "SASRec+"] == 0.6
+    assert beside.loc[("HR@5", "ours"), "Improve"] == pytest.approx(20.0)
     with pytest.raises(ValueError, match="protocol must be one of"):
         table1(records, "all")
     with pytest.raises(ValueError, match="one run per model"):
         table1([*records, fabricated("sasrec", 0.4)])
+
+
+def test_row_best_marks_the_largest_model_of_each_row_but_never_improve():
+    import pandas as pd
+
+    table = pd.DataFrame(
+        {"A": [0.1, 0.5, np.nan], "B": [0.3, 0.5, np.nan], "Improve": [90.0, 0.0, np.nan]},
+        index=["r1", "r2", "r3"],
+    )
+    best = row_best(table)
+    assert best.to_dict(orient="list") == {
+        "A": [False, True, False],  # ties are both marked; a row of NaN has no best
+        "B": [True, True, False],
+        "Improve": [False, False, False],
+    }
+
+
+def test_table1_styled_prints_the_papers_precision_and_bolds_each_rows_best():
+    records = [fabricated("sasrec+", 0.6), fabricated("sasrec", 0.61234), fabricated("bpr", 0.2)]
+    styler = table1_styled(records, "sampled")
+    html = styler.to_html()
+    assert "0.612" in html and "0.61234" not in html  # three decimals, as the paper
+    assert "53.9" in html and "53.90" not in html  # Improve in percent, one decimal
+    assert "nan" not in html  # models we did not run are blank
+    assert "ours: sampled protocol" in html  # the caption names the protocol of our rows
+    styler._compute()
+    bold = {key for key, css in styler.ctx.items() if ("font-weight", "bold") in css}
+    table = styler.data
+    column = list(table.columns).index
+    row = list(table.index).index
+    # ours: SASRec beats SASRec+; the paper's ML-20M MAP row: SASRec+ 0.597 (Improve 53.9
+    # is larger but is not a model)
+    assert (row(("MAP", "ours")), column("SASRec")) in bold
+    assert (row(("MAP", "paper ML-20M")), column("SASRec+")) in bold
+    assert not any(c == column("Improve") for _, c in bold)
+    assert len(bold) == len(table)  # one best per row, no ties here
+
+
+def test_best_models_names_the_best_per_protocol_and_joins_ties():
+    records = [fabricated("sasrec+", 0.6), fabricated("sasrec", 0.5)]
+    assert best_models(records) == {"best_sampled": "SASRec+", "best_full": "SASRec+"}
+    tied = [fabricated("sasrec+", 0.6), fabricated("sasrec", 0.6)]
+    assert best_models(tied)["best_full"] == "SASRec and SASRec+"
+
+
+def test_the_papers_numbers_are_glued_under_safe_names():
+    one = paper_table1_glue_values()
+    assert len(one) == 2 * 9 * 6
+    assert one["paper_ml20m_sasrecplus_NDCGat10"] == 0.706
+    assert one["paper_fashion_improve_pct_MAP"] == 16.8
+    two = paper_table2_glue_values()
+    assert two["paper_ml20m_sasrecplus_p_value"] == 0.0028
+    assert two["paper_fashion_bert4rec_mean"] == 0.1605
+    assert "paper_ml20m_sasrec_p_value" not in two  # the paper leaves that cell empty
+    three = paper_table3_glue_values()
+    assert len(three) == 4 * 11
+    assert three["paper_ml20m_sasrecplus_row4"] == 0.70600
+    assert three["paper_fashion_bert4recplus_row11"] == 0.17060
 
 
 def test_table1_refuses_models_outside_table1():
@@ -153,6 +227,14 @@ def test_beside_paper_interleaves_paper_and_ours():
         table2_beside_paper(seed_records(), paper="ML-1M")
 
 
+def test_paired_tables_print_counts_as_integers_and_p_values_as_the_paper():
+    html = style_paired_table(table2_beside_paper(seed_records(), paper="ML-20M")).to_html()
+    assert ">2.7e-13<" in html and ">0.0028<" in html  # p-values: two significant digits
+    assert ">10<" in html and ">4<" in html and ">10.0000<" not in html  # observations
+    assert ">64.2321<" in html and ">0.4450<" in html  # t and means: four decimals
+    assert "nan" not in html
+
+
 # Table 3 -----------------------------------------------------------------------------------
 
 
@@ -214,6 +296,8 @@ def test_highlight_marks_best_bold_and_second_grey():
     ours = table.columns.get_loc(("SASRec+", "ours"))
     assert (10, ours) in bold and (9, ours) in grey - bold
     assert len(bold) == 6 and len(grey) == 12  # (2 paper + ours) x 2 models
+    html = styler.to_html()
+    assert ">2<" in html and ">2.00000<" not in html  # seeds and ranks as integers
 
 
 def test_ablation_bars_and_glue_values():

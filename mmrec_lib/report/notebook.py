@@ -92,10 +92,51 @@ def paper_beside_ours(
     return pd.DataFrame(pieces, index=index)
 
 
-def glue_all(prefix: str, values: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
-    """Record each value with ``myst_nb.glue`` as ``<prefix>_<name>`` (not displayed)."""
+def glue_all(prefix: str, values: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """Record each value with ``myst_nb.glue`` as ``<prefix>_<name>`` (not displayed).
+
+    Returns the values under their glued names, so that a page can judge its claims from
+    exactly what it recorded (:func:`mmrec_lib.report.claims.claim_values`).
+    """
     from myst_nb import glue
 
     items = values.items() if isinstance(values, Mapping) else values
-    for name, value in items:
-        glue(f"{prefix}_{name}", value, display=False)
+    glued = {f"{prefix}_{name}": _plain(value) for name, value in items}
+    for name, value in glued.items():
+        glue(name, value, display=False)
+    return glued
+
+
+def book_table(styler: Any, caption: str = "") -> Any:
+    """A pandas Styler dressed as the book shows tables: the theme's ``dataframe`` look
+    (borders, zebra rows; ``book/_static/mmrec.css`` makes it compact and scroll sideways
+    when wider than the page) and an optional caption above it."""
+    styler = styler.set_table_attributes('class="dataframe mmrec-table"')
+    return styler.set_caption(caption) if caption else styler
+
+
+def table_in_full(frame: pd.DataFrame, decimals: int = 4) -> Any:
+    """A numeric table at ``decimals`` decimals with empty cells blank (not "NaN")."""
+    return book_table(frame.style.format(precision=decimals, na_rep=""))
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python number it holds, so that its glued text is "0.5", not
+    "np.float64(0.5)" (which the book's ``{glue:text}`` could not format)."""
+    import numpy as np
+
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def show_tables_in_full() -> None:
+    """Let pandas show every row, column and character of a table (no "..." and no
+    "N rows x M columns" footer): the book's tables are small, and a reader must see all of
+    them. A table wider than the page scrolls sideways (the book's ``mmrec.css``)."""
+    for option, value in {
+        "display.max_rows": None,
+        "display.max_columns": None,
+        "display.max_colwidth": None,
+        "display.width": None,
+        "display.show_dimensions": False,
+    }.items():
+        pd.set_option(option, value)

@@ -122,6 +122,36 @@ def comparison_table(records: Mapping[str, RunRecord]) -> pd.DataFrame:
     return table
 
 
+_LOWER_IS_BETTER = {"MSE": True, "RMSE": True, "hit rate (%)": False}
+
+
+def style_table9(table: pd.DataFrame):
+    """A Styler of :func:`comparison_table` at the paper's precision (MSE and RMSE to three
+    decimals, hit rate to two), with our best value of each metric in bold; cells a row does
+    not report are blank."""
+    from mmrec_lib.report.notebook import book_table
+
+    styler = table.style.format(na_rep="").hide(axis="index", names=True)
+    for metric, lower in _LOWER_IS_BETTER.items():
+        columns = [c for c in table.columns if c[0] == metric]
+        styler = styler.format("{:.2f}" if "%" in metric else "{:.3f}", subset=columns,
+                               na_rep="")  # fmt: skip
+        ours = table.get((metric, "ours"))
+        if ours is None or ours.isna().all():
+            continue
+        best = ours == (ours.min() if lower else ours.max())
+        styler = styler.apply(
+            lambda _, best=best: ["font-weight: bold" if b else "" for b in best],
+            subset=[(metric, "ours")],
+        )
+    return book_table(styler)
+
+
+def table9_styled(records: Mapping[str, RunRecord]):
+    """:func:`comparison_table` styled by :func:`style_table9`: what the Table 9 page shows."""
+    return style_table9(comparison_table(records))
+
+
 def side_information_verdict(records: Mapping[str, RunRecord], margin: float = 0.01) -> str:
     """A plain sentence per side-information model: did it beat MF's test RMSE by ``margin``?
 

@@ -156,6 +156,14 @@ def seed_summary(records: Sequence[RunRecord], metric: str = "sampled/NDCG@10") 
     return summary.rename(columns={"count": "n seeds"}).rename_axis(metric)
 
 
+def seed_summaries(records: Sequence[RunRecord], metric: str = "NDCG@10") -> pd.DataFrame:
+    """:func:`seed_summary` of ``metric`` under both protocols side by side: columns
+    (protocol, statistic), rows the models in the paper's order."""
+    summaries = {protocol: seed_summary(records, f"{protocol}/{metric}") for protocol in PROTOCOLS}
+    table = pd.concat(summaries, axis=1, names=["protocol", metric])
+    return table.rename_axis("model")
+
+
 def table1(records: Sequence[RunRecord], protocol: str = "sampled") -> pd.DataFrame:
     """Rows = Table 1's metrics, columns = models (paper order) and "Improve"; each value
     the mean over the model's seeds.
@@ -179,18 +187,84 @@ def table1(records: Sequence[RunRecord], protocol: str = "sampled") -> pd.DataFr
 
 
 def table1_beside_paper(records: Sequence[RunRecord], protocol: str = "sampled") -> pd.DataFrame:
-    """:func:`table1` with paper B's ML-20M and Fashion numbers beside ours.
+    """:func:`table1` laid out as in the paper, with paper B's numbers beside ours.
 
-    Columns are (model, "paper B ML-20M"), (model, "paper B Fashion"), (model, "ours
-    (<protocol>)"); the paper's numbers are always from its sampled protocol.
+    Columns: the paper's models in its order, then "Improve" (every column of the paper,
+    ours empty where a model was not run). Rows: (metric, source) for each Table 1 metric and
+    source "paper ML-20M", "paper Fashion" (paper B's numbers, always from its sampled
+    protocol) and "ours" (under ``protocol``).
     """
-    ours = table1(records, protocol)
-    pieces = {}
-    for column in _PAPER_COLUMNS:  # every column of the paper; ours empty where not run
-        for dataset, paper in PAPER_TABLE1.items():
-            pieces[(column, f"paper B {dataset}")] = paper[column]
-        pieces[(column, f"ours ({protocol})")] = ours.get(column, np.nan)
-    return pd.DataFrame(pieces, index=ours.index)
+    ours = table1(records, protocol).reindex(columns=list(_PAPER_COLUMNS))
+    sources = {f"paper {dataset}": paper for dataset, paper in PAPER_TABLE1.items()}
+    sources["ours"] = ours
+    rows = {
+        (metric, source): table.loc[metric, list(_PAPER_COLUMNS)]
+        for metric in TABLE_METRICS
+        for source, table in sources.items()
+    }
+    table = pd.DataFrame.from_dict(rows, orient="index").astype(float)
+    table.index = pd.MultiIndex.from_tuples(table.index, names=["metric", "source"])
+    table.columns.name = "model"
+    return table
+
+
+def row_best(table: pd.DataFrame, exclude: Sequence[str] = ("Improve",)) -> pd.DataFrame:
+    """True where a cell holds the largest value of its row, among the columns not in
+    ``exclude`` (ties are all marked; a row of NaN has no best)."""
+    values = table.drop(columns=[c for c in exclude if c in table.columns])
+    best = values.eq(values.max(axis=1), axis=0) & values.notna()
+    return best.reindex(columns=table.columns, fill_value=False)
+
+
+def style_table1(table: pd.DataFrame, caption: str = ""):
+    """A Styler of :func:`table1_beside_paper` as the paper prints it: three decimals (one for
+    "Improve", in percent), the best model of each row in bold, empty cells blank."""
+    from mmrec_lib.report.notebook import book_table
+
+    best = row_best(table)
+    bold = best.replace({True: "font-weight: bold", False: ""})
+    models = [c for c in table.columns if c != "Improve"]
+    styler = table.style.apply(lambda _: bold, axis=None).hide(axis="index", names=True)
+    styler = styler.format("{:.3f}", subset=models, na_rep="")
+    if "Improve" in table.columns:
+        styler = styler.format("{:.1f}", subset=["Improve"], na_rep="")
+    return book_table(styler, caption)
+
+
+def table1_styled(records: Sequence[RunRecord], protocol: str = "sampled"):
+    """:func:`table1_beside_paper` styled by :func:`style_table1`: what the Table 1 page shows,
+    with a caption naming the protocol of each row."""
+    caption = f"ours: {protocol} protocol; paper: sampled; bold: best of the row"
+    return style_table1(table1_beside_paper(records, protocol), caption)
+
+
+def best_models(records: Sequence[RunRecord], metric: str = "NDCG@10") -> dict[str, str]:
+    """Our best model by ``metric`` (mean over seeds) under each protocol, as
+    ``{"best_<protocol>": label}`` (ties joined by " and ")."""
+    values = {}
+    for protocol in PROTOCOLS:
+        row = table1(records, protocol).drop(columns="Improve").loc[metric]
+        values[f"best_{protocol}"] = " and ".join(row.index[row == row.max()])
+    return values
+
+
+def paper_table1_glue_values() -> dict[str, float]:
+    """Paper B's Table 1 as ``paper_<dataset>_<model>_<metric>`` (glue-safe, e.g.
+    ``paper_ml20m_sasrecplus_NDCGat10``; "Improve", in percent, as ``improve_pct``)."""
+    values = {}
+    for dataset, paper in PAPER_TABLE1.items():
+        for model in paper.columns:
+            name = "improve_pct" if model == "Improve" else model
+            for metric, value in paper[model].items():
+                values[_safe(f"paper_{dataset}_{name}_{metric}")] = float(value)
+    return values
+
+
+def _safe(name: str) -> str:
+    """A glue-safe name: "+" as "plus", "@" as "at", dataset and model names lower case."""
+    name = name.replace("+", "plus").replace("@", "at").replace("-", "")
+    head, _, metric = name.rpartition("_")
+    return f"{head.lower()}_{metric}"
 
 
 def table1_glue_values(records: Sequence[RunRecord]) -> dict[str, float]:
@@ -217,6 +291,50 @@ def table2_beside_paper(
         table2(records, metric), PAPER_TABLE2[paper], label_ours="ours",
         label_paper=f"paper B ({paper})",
     )  # fmt: skip
+
+
+_ROW_FORMATS = {
+    "Observations": "{:.0f}",
+    "degrees of freedom": "{:.0f}",
+    "p-value": "{:.2g}",
+}
+
+
+def style_paired_table(table: pd.DataFrame, decimals: int = 4):
+    """A Styler of a Table 2 layout (ours, or :func:`table2_beside_paper`) as the paper prints
+    it: ``decimals`` decimals, counts as integers, p-values to two significant digits (the
+    paper's "2.7e-13"), empty cells blank."""
+    from mmrec_lib.report.notebook import book_table
+
+    styler = table.style.format(f"{{:.{decimals}f}}", na_rep="")
+    for row, spec in _ROW_FORMATS.items():
+        if row in table.index:
+            styler = styler.format(spec, subset=pd.IndexSlice[[row], :], na_rep="")
+    return book_table(styler)
+
+
+def paper_table2_glue_values() -> dict[str, float]:
+    """Paper B's Table 2 as ``paper_<dataset>_<model>_<row>`` (glue-safe, e.g.
+    ``paper_ml20m_sasrecplus_p_value``), as :func:`~mmrec_lib.analysis.significance.glue_values`
+    names ours."""
+    from mmrec_lib.analysis.significance import glue_values
+
+    return {
+        name: value
+        for dataset, paper in PAPER_TABLE2.items()
+        for name, value in glue_values(paper, f"paper_{dataset.replace('-', '').lower()}_").items()
+    }
+
+
+def paper_table3_glue_values() -> dict[str, float]:
+    """Paper B's Table 3 as ``paper_<dataset>_<model>_row<number>`` (glue-safe, e.g.
+    ``paper_ml20m_sasrecplus_row4``), as :func:`ablation_glue_values` names ours."""
+    return {
+        f"paper_{dataset.replace('-', '').lower()}_{model.replace('+', 'plus').lower()}"
+        f"_row{variant.number}": float(value)
+        for (dataset, model), column in PAPER_TABLE3.items()
+        for variant, value in zip(VARIANTS, column, strict=True)
+    }
 
 
 def predicted_next(records: Sequence[RunRecord]) -> dict[str, np.ndarray]:
@@ -281,4 +399,11 @@ def highlight_best_two(table: pd.DataFrame):
             for r in ranks
         ]  # fmt: skip
 
-    return table.style.apply(style, subset=shown).format(precision=5, na_rep="")
+    from mmrec_lib.report.notebook import book_table
+
+    counts = [c for c in table.columns if c[1] in ("n seeds", "top-2")]
+    return book_table(
+        table.style.apply(style, subset=shown)
+        .format(precision=5, na_rep="")
+        .format("{:.0f}", subset=counts, na_rep="")
+    )
