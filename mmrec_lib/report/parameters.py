@@ -120,6 +120,21 @@ def _sweeps() -> dict[str, Rule]:
     return {"n_workers": POSITIVE, "paper": one_of("ML-20M", "Fashion")}
 
 
+def _rating_runs() -> dict[str, Rule]:
+    """The parameters of the paper A runs that paper B's pages compare over seeds."""
+    from mmrec_lib.models.rating import MODEL_NAMES as RATING_MODELS
+
+    return {
+        "rating_pair": Rule(
+            lambda v: isinstance(v, list) and len(v) == 2 and set(v) <= set(RATING_MODELS),
+            f"two names from {list(RATING_MODELS)} (without, with side information)",
+        ),
+        "rating_epochs": POSITIVE,
+        "rating_lr": LEARNING_RATE,
+        "min_user_ratings": POSITIVE,
+    }
+
+
 def schema(notebook: str) -> dict[str, Rule]:
     """The rule of every parameter of ``notebook`` (its file name without ``.ipynb``)."""
     from mmrec_lib.experiments.rating import ENCODER_MODES
@@ -175,13 +190,7 @@ def schema(notebook: str) -> dict[str, Rule]:
             "n_seeds": integer(2),
             **_paper_b_runs(),
             **_sweeps(),
-            "rating_pair": Rule(
-                lambda v: isinstance(v, list) and len(v) == 2 and set(v) <= set(RATING_MODELS),
-                f"two names from {list(RATING_MODELS)} (without, with side information)",
-            ),
-            "rating_epochs": POSITIVE,
-            "rating_lr": LEARNING_RATE,
-            "min_user_ratings": POSITIVE,
+            **_rating_runs(),
         },
         "41_paper_b_ablation_attention": {
             "n_seeds": POSITIVE,
@@ -194,6 +203,28 @@ def schema(notebook: str) -> dict[str, Rule]:
             "k_max": integer(1, 50),
             "n_clusters": integer(1, 26),
             "set_size": integer(0),
+        },
+        "50_side_information": {
+            "n_seeds": POSITIVE,
+            "fractions": Rule(
+                lambda v: (
+                    isinstance(v, list)
+                    and bool(v)
+                    and len(set(v)) == len(v)
+                    and all(isinstance(f, (int, float)) and 0 < f <= 1 for f in v)
+                    and 1.0 in v
+                ),
+                "a list of distinct shares in (0, 1] that includes 1.0 (the full history)",
+            ),
+            "pair": Rule(
+                lambda v: v in (["sasrec", "sasrec+"], ["bert4rec", "bert4rec+"]),
+                '["sasrec", "sasrec+"] or ["bert4rec", "bert4rec+"]',
+            ),
+            **_paper_b_runs(),
+            "n_workers": POSITIVE,
+            **_rating_runs(),
+            "rare": integer(1),
+            "n_groups": integer(1, 20),
         },
     }
     if notebook not in schemas:

@@ -7,17 +7,6 @@ import math
 import pandas as pd
 
 
-def _interval_words(low: float, high: float, n: float) -> str:
-    """Where a 95 % CI of a gain lies relative to zero, in words."""
-    if n < 2 or math.isnan(low) or math.isnan(high):
-        return "cannot be judged (fewer than two paired values)"
-    if low > 0:
-        return "is positive (its 95 % CI excludes zero)"
-    if high < 0:
-        return "is negative (its 95 % CI excludes zero)"
-    return "is not distinguishable from zero (its 95 % CI includes zero)"
-
-
 def _row(table: pd.DataFrame, label, columns=("gain", "ci95_low", "ci95_high")) -> list[float]:
     if label not in table.index:
         return [math.nan] * len(columns)
@@ -27,8 +16,8 @@ def _row(table: pd.DataFrame, label, columns=("gain", "ci95_low", "ci95_high")) 
 def side_info_glue_values(
     curve: pd.DataFrame, by_popularity: pd.DataFrame, rating_by_popularity: pd.DataFrame
 ) -> dict[str, object]:
-    """Numbers and verdict phrases of the chapter's conclusion, always all present (NaN or
-    "cannot be judged" where a profile is too small), so every ``{glue:text}`` resolves."""
+    """Numbers of the chapter's conclusion, always all present (NaN where a profile is too
+    small), so every ``{glue:text}`` resolves; the verdicts are the claims' (``claims.py``)."""
     smallest, full = float(curve.index.min()), float(curve.index.max())
     pair = [column for column in curve.columns if column not in
             ("n seeds", "gain", "ci95_low", "ci95_high", "p")]  # fmt: skip
@@ -52,7 +41,6 @@ def side_info_glue_values(
         "gain_full": gain_f,
         "gain_full_low": low_f,
         "gain_full_high": high_f,
-        "sparsity_verdict": _interval_words(low_s, high_s, n_smallest),
         "rare": rare,
         "rare_users": users_r,
         "gain_rare": gain_r,
@@ -61,5 +49,4 @@ def side_info_glue_values(
         "rating_gain_rare": rating_r[0],
         "rating_gain_rare_low": rating_r[1],
         "rating_gain_rare_high": rating_r[2],
-        "rare_verdict": _interval_words(low_r, high_r, 0 if math.isnan(users_r) else users_r),
     }
