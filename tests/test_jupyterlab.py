@@ -21,22 +21,13 @@ import pytest
 
 from mmrec_lib.progress import PROGRESS_ENV
 from mmrec_lib.report import runbook
+from tests.test_book import CHROMIUM_FLAGS
 
 pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
 
 NOTEBOOK = "30_paper_b_table1"
 TOKEN = uuid.uuid4().hex
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def _chromium() -> str:
