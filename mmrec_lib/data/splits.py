@@ -7,7 +7,7 @@ All functions take an interaction DataFrame with columns user, item, rating, tim
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +94,9 @@ class SequenceSplit:
         (n_users, 0) for a split made with ``n_negatives=None`` (no sampled protocol).
     user_ids: (n_users,) original id of each user index.
     item_ids: (n_items + 1,) original id of each item index; ``item_ids[0] = -1`` (padding).
+    held_out_items: item indices held out of training entirely (cold-start items,
+        :func:`mmrec_lib.data.cold_start.hold_out_items`): never a training item nor a sampled
+        training negative; empty for an ordinary split.
     """
 
     train_items: np.ndarray
@@ -105,6 +108,7 @@ class SequenceSplit:
     item_ids: np.ndarray
     seed: int
     sampling: str
+    held_out_items: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     @property
     def n_users(self) -> int:
@@ -143,19 +147,27 @@ class SequenceSplit:
         return out
 
     def seen_matrix(
-        self, include_val: bool = False, include_test: bool = False, include_padding: bool = True
+        self,
+        include_val: bool = False,
+        include_test: bool = False,
+        include_padding: bool = True,
+        include_held_out: bool = False,
     ) -> sparse.csr_matrix:
         """CSR (n_users, n_items + 1) boolean matrix of the items each user has seen.
 
         Training items always; the validation item too with include_val (use that when
         ranking the test item), and the test item with include_test. include_padding marks
         column 0 as well, so the matrix is directly the exclusion mask for full-ranking
-        evaluation over item indices 0..n_items.
+        evaluation over item indices 0..n_items. include_held_out marks the held-out
+        (cold-start) items for every user: what a training negative may not be.
         """
         parts = [(np.repeat(np.arange(self.n_users), self.train_lengths), self.train_items)]
         all_users = np.arange(self.n_users)
         held_out = [(include_val, self.val_item), (include_test, self.test_item)]
         parts += [(all_users, items) for include, items in held_out if include]
+        if include_held_out and len(self.held_out_items):
+            cold = self.held_out_items
+            parts.append((np.repeat(all_users, len(cold)), np.tile(cold, self.n_users)))
         if include_padding:
             parts.append((all_users, np.full(self.n_users, PADDING_ITEM)))
         rows, cols = (np.concatenate(axis) for axis in zip(*parts, strict=True))
@@ -178,7 +190,7 @@ class SequenceSplit:
     def save(self, path: str | Path) -> Path:
         """Write every array (negatives included) to a compressed ``.npz`` file."""
         path = Path(path)
-        arrays = {name: getattr(self, name) for name in _SPLIT_ARRAYS}
+        arrays = {name: getattr(self, name) for name in (*_SPLIT_ARRAYS, "held_out_items")}
         np.savez_compressed(path, **arrays, seed=self.seed, sampling=self.sampling)
         return path
 
@@ -186,6 +198,8 @@ class SequenceSplit:
     def load(cls, path: str | Path) -> SequenceSplit:
         with np.load(path, allow_pickle=False) as stored:
             arrays = {name: stored[name] for name in _SPLIT_ARRAYS}
+            if "held_out_items" in stored.files:  # files written before cold-start splits lack it
+                arrays["held_out_items"] = stored["held_out_items"]
             return cls(**arrays, seed=int(stored["seed"]), sampling=str(stored["sampling"]))
 
 

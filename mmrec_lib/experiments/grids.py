@@ -127,6 +127,19 @@ def sparsity_configs(
     ]
 
 
+def cold_start_configs(
+    models: Iterable[str], seeds: Iterable[int], cold_items: float = 0.2, **common: Any
+) -> list[dict]:
+    """One config per model and training seed on a split holding ``cold_items`` of the items
+    out of training (the cold-start protocol; models without item features ignore
+    ``modalities``)."""
+    return [
+        paper_config(model, seed=seed, cold_items=cold_items, **common)
+        for model in models
+        for seed in seeds
+    ]
+
+
 def variant_of(config: dict) -> Variant:
     """The Table 3 row a sequential config runs."""
     for variant in VARIANTS:

@@ -60,6 +60,7 @@ def sequential_config(
     split_seed: int = 0,
     n_negatives: int = 100,
     train_fraction: float = 1.0,
+    cold_items: float = 0.0,
     max_len: int = 50,
     d: int = 50,
     batch_size: int | None = None,
@@ -75,6 +76,9 @@ def sequential_config(
     train_fraction: below 1, every user's training history is cut to its most recent share
     (:meth:`~mmrec_lib.data.splits.SequenceSplit.keep_recent`; the sparsity curve); a full
     history leaves it out of the config, so earlier configs keep their keys.
+    cold_items: above 0, that share of the items is held out of training entirely
+    (:func:`~mmrec_lib.data.cold_start.hold_out_items`, the cold-start protocol; seeded by
+    split_seed); 0 leaves it out of the config.
     max_len: history length every model is scored from (and the transformers' positions);
     d: hidden size of every neural model; batch_size: None for each model's default.
     features: :data:`DEFAULT_FEATURES` overrides; train: :class:`TrainConfig` fields;
@@ -95,6 +99,8 @@ def sequential_config(
     require_positive(n_negatives=n_negatives, max_len=max_len, d=d)
     if not 0 < train_fraction <= 1:
         raise ValueError(f"train_fraction must lie in (0, 1], got {train_fraction!r}")
+    if not 0 <= cold_items < 1:
+        raise ValueError(f"cold_items must lie in [0, 1), got {cold_items!r}")
     if batch_size is not None:
         require_positive(batch_size=batch_size)
     check_hyperparameters(spec.cls, hyperparameters or {}, ("d", "max_len", "aux_features"))
@@ -106,7 +112,8 @@ def sequential_config(
         "paper": "B",
         "dataset": dict(dataset),
         "split": {"seed": split_seed, "n_negatives": n_negatives}
-        | ({"train_fraction": train_fraction} if train_fraction < 1 else {}),
+        | ({"train_fraction": train_fraction} if train_fraction < 1 else {})
+        | ({"cold_items": cold_items} if cold_items > 0 else {}),
         "model": model,
         "modalities": modalities,
         "fusion": fusion if modalities else None,
@@ -127,11 +134,14 @@ def dataset_and_split(config: dict):
 @functools.lru_cache(maxsize=4)
 def _dataset_and_split(dataset_json: str, split_json: str):
     from mmrec_lib.data import load_dataset_spec
+    from mmrec_lib.data.cold_start import hold_out_items
     from mmrec_lib.data.splits import leave_one_out
 
     dataset = load_dataset_spec(json.loads(dataset_json))
     split = json.loads(split_json)
     full = leave_one_out(dataset.interactions, n_negatives=split["n_negatives"], seed=split["seed"])
+    if split.get("cold_items", 0) > 0:
+        full = hold_out_items(full, split["cold_items"], seed=split["seed"])
     return dataset, full.keep_recent(split.get("train_fraction", 1.0))
 
 

@@ -54,7 +54,8 @@ def fused_item_features(
     """(n_items + 1, d_aux) fused item features k_v of SASRec+ / BERT4Rec+.
 
     text: the encoded plot; image: the encoded poster; tabular: the item attribute table, or
-    paper B's XGBoost leaf embeddings fitted on the split's training interactions. Fused by
+    paper B's XGBoost leaf embeddings fitted on the split's training interactions (the
+    split's held-out cold-start items fit neither). Fused by
     :func:`mmrec_lib.features.fuse` (``"concat"``, or ``"sum"`` into ``sum_dim`` columns);
     ``seed`` seeds XGBoost, its SVD and the summed fusion's projections.
     """
@@ -67,11 +68,13 @@ def fused_item_features(
     if tabular not in TABULAR_KINDS:
         raise ValueError(f"tabular must be one of {TABULAR_KINDS}, got {tabular!r}")
 
+    held_out = split.item_ids[split.held_out_items]  # cold-start items fit nothing
+
     def tabular_table():
         if tabular == "table":
-            return features.tabular_item_table(dataset)
+            return features.tabular_item_table(dataset, held_out=held_out)
         train = training_interactions(dataset, split)
-        return features.xgboost_item_embeddings(dataset, train, seed=seed)
+        return features.xgboost_item_embeddings(dataset, train, seed=seed, held_out=held_out)
 
     builders = {
         "text": lambda: features.item_text_features(dataset, encoder=text_encoder),

@@ -23,15 +23,16 @@ def _as_list(value: object) -> list[str]:
     return []
 
 
-def _multi_hot(values: pd.Series, prefix: str, top_k: int | None = None) -> pd.DataFrame:
+def _multi_hot(values: pd.Series, prefix: str, top_k: int | None, fit: np.ndarray) -> pd.DataFrame:
     """Multi-hot columns ``prefix=value``; with ``top_k`` only the most frequent values.
 
-    Frequency counts the items a value appears in; ties go to the alphabetically first.
+    Frequency counts the items a value appears in, among the ``fit`` rows (a boolean mask);
+    ties go to the alphabetically first.
     """
     from sklearn.preprocessing import MultiLabelBinarizer
 
     lists = values.map(_as_list)
-    counts = lists.explode().dropna().value_counts()
+    counts = lists[fit].explode().dropna().value_counts()
     ranked = sorted(counts.index, key=lambda value: (-counts[value], value))
     kept = ranked[:top_k] if top_k is not None else sorted(ranked)
     kept_set = set(kept)
@@ -40,15 +41,19 @@ def _multi_hot(values: pd.Series, prefix: str, top_k: int | None = None) -> pd.D
     return pd.DataFrame(matrix, index=values.index, columns=[f"{prefix}={v}" for v in kept])
 
 
-def _min_max(values: pd.Series) -> pd.Series:
-    """Scaled to [0, 1]; missing values take the median first (0 when all are missing)."""
+def _min_max(values: pd.Series, fit: np.ndarray) -> pd.Series:
+    """Scaled so the ``fit`` rows (a boolean mask) span [0, 1]; missing values take their
+    median first (0 when all are missing)."""
     numbers = pd.to_numeric(values, errors="coerce").astype(float)
-    numbers = numbers.fillna(numbers.median() if numbers.notna().any() else 0.0)
-    span = numbers.max() - numbers.min()
-    return (numbers - numbers.min()) / span if span > 0 else numbers * 0.0
+    fitted = numbers[fit]
+    numbers = numbers.fillna(fitted.median() if fitted.notna().any() else 0.0)
+    low, high = numbers[fit].min(), numbers[fit].max()
+    return (numbers - low) / (high - low) if high > low else numbers * 0.0
 
 
-def tabular_item_table(dataset, top_k_people: int = 50, top_k_languages: int = 20) -> ItemFeatures:
+def tabular_item_table(
+    dataset, top_k_people: int = 50, top_k_languages: int = 20, held_out: Sequence = ()
+) -> ItemFeatures:
     """One row of numbers per item, from whichever columns ``dataset.items`` has.
 
     - genres: multi-hot over ``dataset.genres``;
@@ -59,10 +64,13 @@ def tabular_item_table(dataset, top_k_people: int = 50, top_k_languages: int = 2
       names are dropped (they would add thousands of near-empty columns).
 
     Column names are kept in ``columns``; the mask is all True (every item has a row).
+    held_out: item ids (cold-start items) that get a row but fit nothing: the scaling and the
+    frequency ranking come from the other items.
     """
     from sklearn.preprocessing import MultiLabelBinarizer
 
     items = dataset.items
+    fit = ~items.index.isin(list(held_out))
     genres = items["genres"].map(_as_list).map(lambda row: [g for g in row if g in dataset.genres])
     genre_block = pd.DataFrame(
         MultiLabelBinarizer(classes=list(dataset.genres)).fit_transform(genres),
@@ -70,14 +78,16 @@ def tabular_item_table(dataset, top_k_people: int = 50, top_k_languages: int = 2
         columns=[f"genre={g}" for g in dataset.genres],
     )
     blocks = [genre_block]
-    blocks += [_min_max(items[c]).rename(c) for c in ("year", "runtime") if c in items.columns]
+    blocks += [_min_max(items[c], fit).rename(c) for c in ("year", "runtime") if c in items.columns]
     categorical = {
         "certificate": None,
         "languages": top_k_languages,
         "director": top_k_people,
         "cast": top_k_people,
     }
-    blocks += [_multi_hot(items[c], c, k) for c, k in categorical.items() if c in items.columns]
+    blocks += [
+        _multi_hot(items[c], c, k, fit) for c, k in categorical.items() if c in items.columns
+    ]
     table = pd.concat(blocks, axis=1)
     return ItemFeatures(
         items.index.to_numpy(), table.to_numpy(np.float32), "tabular", columns=tuple(table.columns)
@@ -139,6 +149,7 @@ def fit_rating_booster(
     max_depths: Sequence[int] = (3, 6),
     n_estimators: int = 50,
     n_jobs: int = 1,
+    held_out: Sequence = (),
 ) -> RatingBooster:
     """Paper B §3.2: XGBoost predicting ratings from one-hot user and item features.
 
@@ -158,12 +169,14 @@ def fit_rating_booster(
     if not max_depths:
         raise ValueError("max_depths must name at least one depth")
     ratings = dataset.interactions if interactions is None else interactions
-    item_table = tabular_item_table(dataset)
+    item_table = tabular_item_table(dataset, held_out=held_out)
     users = user_demographics(dataset.users)
     user_rows = users.reindex(ratings["user"]).to_numpy(float)
     item_pos = pd.Index(item_table.ids).get_indexer(ratings["item"])
     if (item_pos < 0).any():
         raise ValueError("interactions name items that are missing from dataset.items")
+    if ratings["item"].isin(list(held_out)).any():
+        raise ValueError("interactions name held-out (cold-start) items; they must fit nothing")
     item_rows = item_table.matrix[item_pos]
     features = np.hstack([user_rows, item_rows]).astype(np.float32)
     target = ratings["rating"].to_numpy(np.float32)
@@ -215,37 +228,49 @@ def xgboost_item_embeddings(
     seed: int = 0,
     train_frac: float = 0.7,
     n_folds: int = 4,
+    held_out: Sequence = (),
     **booster_options,
 ) -> ItemFeatures:
     """Paper B's tabular item embeddings: :func:`fit_rating_booster`, then
     :func:`leaf_embeddings`. ``booster_options`` go to the booster (``max_depths``,
-    ``n_estimators``, ``n_jobs``)."""
+    ``n_estimators``, ``n_jobs``); ``held_out``: item ids (cold-start items) that get an
+    embedding but fit nothing (``interactions`` must not name them)."""
     booster = fit_rating_booster(
-        dataset, interactions, seed, train_frac, n_folds, **booster_options
+        dataset, interactions, seed, train_frac, n_folds, held_out=held_out, **booster_options
     )
-    return leaf_embeddings(booster, dim, seed)
+    return leaf_embeddings(booster, dim, seed, held_out)
 
 
-def leaf_embeddings(booster: RatingBooster, dim: int = 64, seed: int = 0) -> ItemFeatures:
+def leaf_embeddings(
+    booster: RatingBooster, dim: int = 64, seed: int = 0, held_out: Sequence = ()
+) -> ItemFeatures:
     """Item embeddings read off the trees of a fitted :class:`RatingBooster`.
 
     The paper does not say how embeddings come out of XGBoost; we use the leaves: every
     item is described by one row (the typical user's features plus the item's tabular
     row, so unrated items get one too), XGBoost's ``pred_leaf`` gives the leaf it reaches in
     each tree, the leaves are one-hot encoded (items sharing a leaf share a column) and
-    TruncatedSVD (seeded) reduces them to ``dim`` columns.
+    TruncatedSVD (seeded) reduces them to ``dim`` columns. The encoder and the SVD are
+    fitted on the items other than ``held_out`` (cold-start item ids), then applied to all.
     """
     from sklearn.decomposition import TruncatedSVD
     from sklearn.preprocessing import OneHotEncoder
 
-    leaves = booster.model.apply(booster.item_rows())  # XGBoost's pred_leaf=True
-    one_hot = OneHotEncoder(handle_unknown="ignore").fit_transform(leaves.astype(np.int64))
-    if not 1 <= dim < min(one_hot.shape):
+    leaves = booster.model.apply(booster.item_rows()).astype(np.int64)  # pred_leaf=True
+    fit = ~np.isin(booster.item_table.ids, list(held_out))
+    encoder = OneHotEncoder(handle_unknown="ignore").fit(leaves[fit])
+    one_hot = encoder.transform(leaves)
+    if not 1 <= dim < min(int(fit.sum()), one_hot.shape[1]):
         raise ValueError(
-            f"dim={dim} must be at least 1 and below both the number of items ({one_hot.shape[0]})"
-            f" and of distinct leaves ({one_hot.shape[1]}); choose a smaller dim"
+            f"dim={dim} must be at least 1 and below both the number of items it is fitted on"
+            f" ({int(fit.sum())}) and of distinct leaves ({one_hot.shape[1]}); choose a smaller"
+            " dim (or hold fewer items out)"
         )
-    embedding = TruncatedSVD(n_components=dim, random_state=seed).fit_transform(one_hot)
+    svd = TruncatedSVD(n_components=dim, random_state=seed)
+    if fit.all():  # fit_transform: bit for bit what runs before cold-start items computed
+        embedding = svd.fit_transform(one_hot)
+    else:
+        embedding = svd.fit(one_hot[fit]).transform(one_hot)
     return ItemFeatures(booster.item_table.ids, embedding, "xgboost")
 
 

@@ -139,7 +139,7 @@ def schema(notebook: str) -> dict[str, Rule]:
     """The rule of every parameter of ``notebook`` (its file name without ``.ipynb``)."""
     from mmrec_lib.experiments.rating import ENCODER_MODES
     from mmrec_lib.models.rating import MODEL_NAMES as RATING_MODELS
-    from mmrec_lib.models.sequential import SEQUENTIAL_MODELS
+    from mmrec_lib.models.sequential import MODEL_LABELS, SEQUENTIAL_MODELS
     from mmrec_lib.report.plots.eda import PROJECTIONS
 
     schemas = {
@@ -182,7 +182,7 @@ def schema(notebook: str) -> dict[str, Rule]:
         },
         "30_paper_b_table1": {
             "n_seeds": POSITIVE,
-            "models": subset_of(SEQUENTIAL_MODELS),
+            "models": subset_of(MODEL_LABELS),
             **_paper_b_runs(),
             "n_workers": POSITIVE,
         },
@@ -225,6 +225,11 @@ def schema(notebook: str) -> dict[str, Rule]:
             **_rating_runs(),
             "rare": integer(1),
             "n_groups": integer(1, 20),
+            "cold_items": Rule(
+                lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1,
+                "a share of the items in (0, 1)",
+            ),
+            "cold_models": subset_of(SEQUENTIAL_MODELS),
         },
     }
     if notebook not in schemas:

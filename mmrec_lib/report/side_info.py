@@ -14,10 +14,17 @@ def _row(table: pd.DataFrame, label, columns=("gain", "ci95_low", "ci95_high")) 
 
 
 def side_info_glue_values(
-    curve: pd.DataFrame, by_popularity: pd.DataFrame, rating_by_popularity: pd.DataFrame
+    curve: pd.DataFrame,
+    by_popularity: pd.DataFrame,
+    rating_by_popularity: pd.DataFrame,
+    cold: pd.DataFrame,
+    cold_full: pd.DataFrame,
 ) -> dict[str, object]:
     """Numbers of the chapter's conclusion, always all present (NaN where a profile is too
-    small), so every ``{glue:text}`` resolves; the verdicts are the claims' (``claims.py``)."""
+    small), so every ``{glue:text}`` resolves; the verdicts are the claims' (``claims.py``).
+
+    cold, cold_full: :func:`~mmrec_lib.analysis.cold_start.cold_start_table` of sampled and
+    full NDCG@10; the "+" model of the pair and ``content-knn`` are read from them."""
     smallest, full = float(curve.index.min()), float(curve.index.max())
     pair = [column for column in curve.columns if column not in
             ("n seeds", "gain", "ci95_low", "ci95_high", "p")]  # fmt: skip
@@ -30,7 +37,17 @@ def side_info_glue_values(
         by_popularity, rare_label, ("gain", "ci95_low", "ci95_high", "n")
     )
     rating_r = _row(rating_by_popularity, rare_label)
-    return {
+    columns = {"mean": "_mean", "chance": "_chance", "gain": "", "ci95_low": "_low",
+               "ci95_high": "_high"}  # fmt: skip
+    cold_values = {  # e.g. cold_with (the "+" model's gain over chance), cold_full_content_low
+        f"cold{protocol}_{role}{suffix}": value
+        for protocol, table in (("", cold), ("_full", cold_full))
+        for role, model in (("with", pair[1]), ("content", "content-knn"))
+        for suffix, value in zip(columns.values(), _row(table, model, tuple(columns)), strict=True)
+    }
+    return cold_values | {
+        "cold_users": float(cold["cold users"].iloc[0]),
+        "cold_n_seeds": float(cold.loc[pair[1], "n seeds"]) if pair[1] in cold.index else math.nan,
         "pair_without": pair[0],
         "pair_with": pair[1],
         "smallest_share": smallest,

@@ -37,6 +37,15 @@ def as_long(values: Any, device: Any):
     return torch.as_tensor(values, dtype=torch.long, device=device)
 
 
+def with_held_out(model: Any, split: Any) -> Any:
+    """The model with the split's held-out (cold-start) item indices in its ``held_out``
+    buffer, which its full-softmax loss masks."""
+    import torch
+
+    model.held_out = torch.as_tensor(split.held_out_items, dtype=torch.long)
+    return model
+
+
 def last_query_attention(maps: np.ndarray) -> np.ndarray:
     """(n_users, L) attention of the last query over keys, mean over blocks and heads.
 

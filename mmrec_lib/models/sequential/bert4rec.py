@@ -38,6 +38,7 @@ from mmrec_lib.models.sequential._common import (
     device_of,
     require_positive,
     require_probability,
+    with_held_out,
 )
 from mmrec_lib.models.sequential.auxiliary import AuxiliaryEmbedding
 from mmrec_lib.models.sequential.losses import (
@@ -137,6 +138,7 @@ class BERT4Rec(nn.Module):
         self.mask_prob, self.last_mask_prob, self.copies = mask_prob, last_mask_prob, copies
         self.mask_token = n_items + 1
         self.item = nn.Embedding(n_items + 2, d, padding_idx=PADDING_ITEM)
+        self.register_buffer("held_out", torch.empty(0, dtype=torch.long), persistent=False)
         self.position = nn.Embedding(max_len, d)
         self.aux = None if aux_features is None else AuxiliaryEmbedding(aux_features, d)
         if self.aux is not None and self.aux.features.shape[0] != n_items + 1:
@@ -158,8 +160,9 @@ class BERT4Rec(nn.Module):
 
     @classmethod
     def from_split(cls, split: SequenceSplit, aux: Any = None, **hyperparameters: Any):
-        """The model over the split's items; BERT4Rec+ (or KeBERT4Rec's keywords) with ``aux``."""
-        return cls(split.n_items, aux_features=aux, **hyperparameters)
+        """The model over the split's items; BERT4Rec+ (or KeBERT4Rec's keywords) with ``aux``.
+        The split's held-out (cold-start) items are masked from the full-softmax loss."""
+        return with_held_out(cls(split.n_items, aux_features=aux, **hyperparameters), split)
 
     def encode(self, inputs: torch.Tensor, need_weights: bool = False) -> tuple[torch.Tensor, list]:
         """(batch, L, d) hidden states of token sequences (items, [MASK], padding)."""
@@ -201,7 +204,7 @@ class BERT4Rec(nn.Module):
         """
         step = None if self.windows == "last" else self.max_len
         sequences, users = training_windows(split, self.max_len, step)
-        seen = split.seen_matrix() if self.loss_kind != "ce" else None
+        seen = split.seen_matrix(include_held_out=True) if self.loss_kind != "ce" else None
         shape = (self.max_len,) if self.loss_kind == "bce" else (self.negatives,)
         device = device_of(self)
         order = rng.permutation(np.tile(np.arange(len(sequences)), self.copies))
@@ -223,7 +226,7 @@ class BERT4Rec(nn.Module):
         if self.loss_kind == "ce":
             logits = self._transform(hidden[masked]) @ self.item.weight[: self.n_items + 1].T
             logits = logits + self.output_bias[: self.n_items + 1]
-            return full_softmax_loss(logits, labels[masked])
+            return full_softmax_loss(logits, labels[masked], self.held_out)
         output = self._transform(hidden)
         positive = (output * self.item(labels)).sum(-1) + self.output_bias[labels]
         sampled = batch[2]
@@ -260,4 +263,4 @@ class KeBERT4Rec(BERT4Rec):
     @classmethod
     def from_split(cls, split: SequenceSplit, aux: Any = None, **hyperparameters: Any):
         """KeBERT4Rec over the split's items; ``aux`` is the keyword multi-hot."""
-        return cls(split.n_items, keywords=aux, **hyperparameters)
+        return with_held_out(cls(split.n_items, keywords=aux, **hyperparameters), split)

@@ -41,7 +41,7 @@ class BPR(nn.Module):
     ) -> Iterator[tuple]:
         """(users, positives, negatives) over every training interaction, in random order."""
         users, items = user_item_pairs(split)
-        seen = split.seen_matrix()
+        seen = split.seen_matrix(include_held_out=True)
         device = device_of(self)
         order = rng.permutation(len(users))
         for start in range(0, len(order), batch_size):

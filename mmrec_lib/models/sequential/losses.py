@@ -46,10 +46,15 @@ def gbce_beta(negatives: int, n_items: int, t: float) -> float:
     return alpha * (t * (1 - 1 / alpha) + 1 / alpha)
 
 
-def full_softmax_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy over all items; logits (n, n_items + 1), column 0 (padding) excluded."""
+def full_softmax_loss(
+    logits: torch.Tensor, targets: torch.Tensor, held_out: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Cross-entropy over all items; logits (n, n_items + 1), column 0 (padding) excluded,
+    and the ``held_out`` item indices (cold-start items: no gradient reaches them)."""
     logits = logits.clone()
     logits[:, PADDING_ITEM] = -torch.inf
+    if held_out is not None and len(held_out):
+        logits[:, held_out] = -torch.inf
     return F.cross_entropy(logits, targets)
 
 

@@ -35,6 +35,7 @@ from mmrec_lib.models.sequential._common import (
     device_of,
     require_positive,
     require_probability,
+    with_held_out,
 )
 from mmrec_lib.models.sequential.auxiliary import AuxiliaryEmbedding
 from mmrec_lib.models.sequential.losses import (
@@ -99,6 +100,7 @@ class SASRec(nn.Module):
         self.n_items, self.max_len, self.n_heads, self.loss_kind = n_items, max_len, n_heads, loss
         self.negatives, self.gbce_t, self.windows = negatives, gbce_t, windows
         self.item = nn.Embedding(n_items + 1, d, padding_idx=PADDING_ITEM)
+        self.register_buffer("held_out", torch.empty(0, dtype=torch.long), persistent=False)
         self.position = nn.Embedding(max_len, d)
         self.aux = None if aux_features is None else AuxiliaryEmbedding(aux_features, d)
         if self.aux is not None and self.aux.features.shape[0] != n_items + 1:
@@ -116,8 +118,9 @@ class SASRec(nn.Module):
 
     @classmethod
     def from_split(cls, split: SequenceSplit, aux: Any = None, **hyperparameters: Any) -> SASRec:
-        """SASRec over the split's items; SASRec+ when ``aux`` (the fused item features)."""
-        return cls(split.n_items, aux_features=aux, **hyperparameters)
+        """SASRec over the split's items; SASRec+ when ``aux`` (the fused item features).
+        The split's held-out (cold-start) items are masked from the full-softmax loss."""
+        return with_held_out(cls(split.n_items, aux_features=aux, **hyperparameters), split)
 
     def encode(
         self, histories: torch.Tensor, need_weights: bool = False
@@ -161,7 +164,7 @@ class SASRec(nn.Module):
         none ("ce")."""
         inputs, targets, users = next_item_targets(split, self.max_len, self.windows)
         rows = np.flatnonzero((targets != PADDING_ITEM).any(axis=1))
-        seen = split.seen_matrix() if self.loss_kind != "ce" else None
+        seen = split.seen_matrix(include_held_out=True) if self.loss_kind != "ce" else None
         shape = (self.max_len,) if self.loss_kind == "bce" else (self.negatives,)
         device = device_of(self)
         order = rows[rng.permutation(len(rows))]
@@ -177,7 +180,8 @@ class SASRec(nn.Module):
         features, _ = self.encode(inputs)
         valid = targets != PADDING_ITEM
         if self.loss_kind == "ce":
-            return full_softmax_loss(features[valid] @ self.item.weight.T, targets[valid])
+            logits = features[valid] @ self.item.weight.T
+            return full_softmax_loss(logits, targets[valid], self.held_out)
         positive = (features * self.item(targets)).sum(-1)[valid]
         if self.loss_kind == "bce":
             negative = (features * self.item(batch[2])).sum(-1)[valid]

@@ -48,7 +48,7 @@ class TransRec(nn.Module):
     ) -> Iterator[tuple]:
         """(users, previous, next, negative) over every training transition, shuffled."""
         users, previous, following = transitions(split)
-        seen = split.seen_matrix()
+        seen = split.seen_matrix(include_held_out=True)
         device = device_of(self)
         order = rng.permutation(len(users))
         for start in range(0, len(order), batch_size):

@@ -51,3 +51,24 @@ def popularity_figure(table: pd.DataFrame, ylabel: str, title: str):
     axis.set_ylabel(ylabel)
     axis.set_title(title)
     return figure
+
+
+def cold_start_figure(tables: dict[str, pd.DataFrame], title: str):
+    """One panel per metric (``tables``: :func:`~mmrec_lib.analysis.cold_start.cold_start_table`
+    by metric): each model's gain over a random ranking on the cold users, with its 95 % CI
+    and the numbers of seeds and users."""
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(
+        1, len(tables), figsize=(4.6 * len(tables), 3.4), layout="constrained", squeeze=False
+    )
+    for axis, (metric, table) in zip(axes[0], tables.items(), strict=True):
+        positions = np.arange(len(table))
+        _gain_panel(axis, table, positions)
+        labels = [f"{model}\n({n} seeds)" for model, n in table["n seeds"].items()]
+        axis.set_xticks(positions, labels, fontsize="small")
+        axis.set_ylabel(f"{metric} above chance (95 % CI)")
+        users = int(table["cold users"].iloc[0])
+        axis.set_title(f"{metric}, {users} cold users", fontsize="medium")
+    figure.suptitle(title)
+    return figure
