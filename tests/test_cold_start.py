@@ -12,18 +12,24 @@ import pandas as pd
 import pytest
 import torch
 
-from mmrec_lib.analysis.cold_start import chance_level, cold_start_table
+from mmrec_lib.analysis.cold_start import (
+    chance_level,
+    cold_start_table,
+    rating_gain_on_cold_items,
+)
 from mmrec_lib.data import dataset_spec
-from mmrec_lib.data.cold_start import cold_test_users, hold_out_items
-from mmrec_lib.data.splits import leave_one_out
+from mmrec_lib.data.cold_start import cold_test_users, hold_out_items, hold_out_rated_items
+from mmrec_lib.data.splits import leave_one_out, ratio_split
 from mmrec_lib.experiments.grids import cold_start_configs, paper_config
 from mmrec_lib.experiments.sequential import dataset_and_split, run_sequential
+from mmrec_lib.experiments.store import RunRecord
 from mmrec_lib.features.sequence_items import training_interactions
 from mmrec_lib.features.tabular import (
     fit_rating_booster,
     tabular_item_table,
     xgboost_item_embeddings,
 )
+from mmrec_lib.models.rating.data import multi_hot
 from mmrec_lib.models.sequential import BPR, BERT4Rec, ContentKNN, PopRec, SASRec, TransRec
 
 
@@ -205,3 +211,63 @@ def test_a_cold_start_config_names_its_share_and_an_ordinary_one_does_not():
     assert "cold_items" not in plain["split"] and cold["split"]["cold_items"] == 0.2
     with pytest.raises(ValueError, match="cold_items"):
         paper_config("sasrec", dataset=dataset_spec("synthetic", "tiny", 0), cold_items=1.0)
+
+
+def rating_frame() -> pd.DataFrame:
+    """Three users rating items 0-9 at increasing times (user u rates item i at 10 u + i)."""
+    rows = [(user, item, 1 + (user + item) % 5, 10 * user + item)
+            for user in range(3) for item in range(10)]  # fmt: skip
+    return pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"])
+
+
+def test_rated_cold_items_keep_only_their_test_ratings():
+    split = ratio_split(rating_frame(), test_frac=0.2, val_frac=0.1, seed=0)
+    cold = hold_out_rated_items(split, 0.3, seed=1)
+    assert len(cold.held_out_items) == 3
+    for part in (cold.train, cold.val):
+        assert not part["item"].isin(cold.held_out_items).any()
+    pd.testing.assert_frame_equal(cold.test, split.test)
+    kept = split.train[~split.train["item"].isin(cold.held_out_items)]
+    pd.testing.assert_frame_equal(cold.train, kept)
+    again = hold_out_rated_items(split, 0.3, seed=1).held_out_items
+    np.testing.assert_array_equal(again, cold.held_out_items)
+    with pytest.raises(ValueError, match="already holds"):
+        hold_out_rated_items(cold, 0.3)
+
+
+def test_rating_splits_keep_each_users_most_recent_training_ratings():
+    split = ratio_split(rating_frame(), test_frac=0.2, val_frac=0.1, seed=0)
+    half = split.keep_recent(0.5)
+    for user, ratings in split.train.groupby("user"):
+        n = math.ceil(0.5 * len(ratings))
+        expected = ratings.sort_values("timestamp").tail(n)
+        pd.testing.assert_frame_equal(half.train[half.train["user"] == user], expected)
+    pd.testing.assert_frame_equal(half.test, split.test)
+    assert split.keep_recent(1.0) is split
+    one = split.keep_recent(0.01)
+    assert (one.train.groupby("user").size() == 1).all()
+
+
+def test_rated_cold_items_fit_no_vocabulary():
+    cells = pd.Series([["a", "b"], ["a"], ["c"], ["c"]])
+    matrix, vocabulary = multi_hot(cells, min_count=2, fit=np.array([True, True, False, True]))
+    assert vocabulary == ["a"]  # "c" occurs twice, but once in a held-out row
+    np.testing.assert_array_equal(matrix[:, 0], [1, 1, 0, 0])
+
+
+def test_rating_gain_on_cold_items_by_hand():
+    split = ratio_split(rating_frame(), test_frac=0.2, val_frac=0.1, seed=0)
+    cold = hold_out_rated_items(split, 0.3, seed=1)
+    is_cold = cold.test["item"].isin(cold.held_out_items).to_numpy()
+    n = len(cold.test)
+    mf = np.where(is_cold, 1.0, 0.25) + 0.01 * np.arange(n)
+    tsem = np.where(is_cold, 0.64, 0.25)
+    records = [
+        RunRecord({"model": model, "train": {"seed": 0}}, {}, {"squared_error": errors}, 0.0)
+        for model, errors in (("mf", mf), ("tsem", tsem))
+    ]
+    table = rating_gain_on_cold_items(records, cold)
+    assert table.loc["cold items", "n"] == is_cold.sum() > 0
+    assert table.loc["cold items", "tsem RMSE"] == pytest.approx(0.8)
+    assert table.loc["cold items", "gain"] == pytest.approx((mf - tsem)[is_cold].mean())
+    assert table.loc["warm items", "mf RMSE"] == pytest.approx(np.sqrt(mf[~is_cold].mean()))

@@ -17,7 +17,7 @@ import pandas as pd
 
 from mmrec_lib.analysis.popularity import gain_by_group, mean_over_seeds
 from mmrec_lib.data.cold_start import cold_test_users
-from mmrec_lib.data.splits import SequenceSplit
+from mmrec_lib.data.splits import RatingSplit, SequenceSplit
 from mmrec_lib.experiments.store import RunRecord
 
 _METRIC = re.compile(r"(sampled|full)/(HR|NDCG)@(\d+)")
@@ -69,4 +69,22 @@ def cold_start_table(
                        "ci95_high": row["ci95_high"], "p": row["p"]}  # fmt: skip
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = f"{metric} on cold items"
+    return table
+
+
+def rating_gain_on_cold_items(
+    records: Sequence[RunRecord], split: RatingSplit, pair: tuple[str, str] = ("mf", "tsem")
+) -> pd.DataFrame:
+    """Paper A on a split with held-out items: per test rating, the reduction of squared
+    error by ``pair[1]`` (each model's mean over seeds), on the cold and on the warm items,
+    paired over ratings, with each model's RMSE there."""
+    cold = split.test["item"].isin(split.held_out_items).to_numpy()
+    if not cold.any():
+        raise ValueError("no test rating is of a held-out item: no cold-start runs?")
+    without, with_ = (mean_over_seeds(records, model, "squared_error") for model in pair)
+    groups = pd.Series(np.where(cold, "cold items", "warm items"))
+    table = gain_by_group(-without, -with_, groups, "rating")
+    table.insert(1, f"{pair[0]} RMSE", np.sqrt(-table.pop("without")))
+    table.insert(2, f"{pair[1]} RMSE", np.sqrt(-table.pop("with")))
+    table.index.name = "test ratings of"
     return table

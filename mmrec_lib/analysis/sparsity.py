@@ -21,10 +21,12 @@ def sparsity_curve(
     records: Sequence[RunRecord],
     pair: tuple[str, str] = ("sasrec", "sasrec+"),
     metric: str = "sampled/NDCG@10",
+    lower_is_better: bool = False,
 ) -> pd.DataFrame:
     """Rows: training-history shares, ascending. Columns: seeds paired, the mean of each
-    model over seeds, the mean paired gain (with - without), its 95 % CI and p (two-sided
-    paired t-test over seeds; NaN with fewer than 2 seeds)."""
+    model over seeds, the mean paired gain (with - without; without - with for a metric
+    whose ``lower_is_better``, e.g. RMSE), its 95 % CI and p (two-sided paired t-test over
+    seeds; NaN with fewer than 2 seeds)."""
     values = pd.DataFrame(
         [
             (train_fraction(r.config), r.config["train"]["seed"], r.config["model"],
@@ -43,6 +45,8 @@ def sparsity_curve(
             continue
         without, with_ = paired[pair[0]], paired[pair[1]]
         row = {"n seeds": len(paired), pair[0]: without.mean(), pair[1]: with_.mean()}
+        if lower_is_better:  # the gain is the reduction
+            without, with_ = -without, -with_
         if len(paired) >= 2 and (with_ - without).std() > 0:
             test = paired_ttest(without, with_, unit="seed")
             row |= {"gain": test.mean_diff, "ci95_low": test.ci95_low,

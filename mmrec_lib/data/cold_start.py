@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from mmrec_lib.data.splits import SequenceSplit
+from mmrec_lib.data.splits import RatingSplit, SequenceSplit
 
 
 def hold_out_items(split: SequenceSplit, fraction: float, seed: int = 0) -> SequenceSplit:
@@ -57,6 +57,27 @@ def hold_out_items(split: SequenceSplit, fraction: float, seed: int = 0) -> Sequ
         test_item=split.test_item[kept],
         negatives=split.negatives[kept],
         user_ids=split.user_ids[kept],
+        held_out_items=cold.astype(np.int64),
+    )
+
+
+def hold_out_rated_items(split: RatingSplit, fraction: float, seed: int = 0) -> RatingSplit:
+    """The rating split with round(fraction * n_items) of its items, drawn uniformly with
+    ``default_rng(seed)``, held out: their training and validation ratings are dropped, their
+    test ratings kept (paper A's cold-start items)."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"the share of cold items must lie in (0, 1), got {fraction!r}")
+    if len(split.held_out_items):
+        raise ValueError("the split already holds items out of training")
+    items = np.unique(
+        np.concatenate([part["item"] for part in (split.train, split.val, split.test)])
+    )
+    rng = np.random.default_rng(seed)
+    cold = np.sort(rng.choice(items, max(1, round(fraction * len(items))), replace=False))
+    return replace(
+        split,
+        train=split.train[~split.train["item"].isin(cold)],
+        val=split.val[~split.val["item"].isin(cold)],
         held_out_items=cold.astype(np.int64),
     )
 

@@ -44,12 +44,35 @@ def kcore(interactions: pd.DataFrame, min_user: int = 5, min_item: int = 5) -> p
 
 @dataclass
 class RatingSplit:
-    """A random partition of interaction rows (rating prediction, paper A)."""
+    """A random partition of interaction rows (rating prediction, paper A).
+
+    held_out_items: original ids of the items held out of training and validation entirely
+    (cold-start items, :func:`mmrec_lib.data.cold_start.hold_out_rated_items`); they are
+    rated only in the test part. Empty for an ordinary split.
+    """
 
     train: pd.DataFrame
     val: pd.DataFrame
     test: pd.DataFrame
     seed: int
+    held_out_items: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+    def keep_recent(self, fraction: float) -> RatingSplit:
+        """The split with each user's training ratings cut to their most recent
+        ceil(fraction * n) (at least one; by timestamp, ties in row order); validation and
+        test unchanged. For sparsity curves: fewer ratings to learn from, the same test."""
+        if not 0 < fraction <= 1:
+            raise ValueError(f"fraction must lie in (0, 1], got {fraction!r}")
+        if fraction == 1:
+            return self
+        _require_columns(self.train, ("user", "timestamp"))
+        latest_first = self.train.iloc[::-1].sort_values(
+            "timestamp", ascending=False, kind="stable"
+        )
+        rank = latest_first.groupby("user", sort=False).cumcount()
+        size = latest_first.groupby("user", sort=False)["user"].transform("size")
+        kept = rank < np.maximum(1, np.ceil(fraction * size))
+        return replace(self, train=self.train.loc[np.sort(latest_first.index[kept])])
 
 
 def ratio_split(

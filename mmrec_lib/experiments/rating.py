@@ -147,16 +147,20 @@ def rating_inputs(
         if not (fine_tune and name in rating_model(model).fine_tunable)
     }
     items = dataset.items.reindex(index.item_ids)
+    held_out = split.held_out_items  # cold-start items fit nothing
+    fit = ~np.isin(index.item_ids, held_out)
     builders = {
-        "tabular": lambda: tabular_item_table(dataset).align(index.item_ids).matrix,
+        "tabular": lambda: (
+            tabular_item_table(dataset, held_out=held_out).align(index.item_ids).matrix
+        ),
         "poster": lambda: (
             item_image_features(dataset, image_encoder, device=device).align(index.item_ids).matrix
         ),
         "description": lambda: (
             item_text_features(dataset, text_encoder, device=device).align(index.item_ids).matrix
         ),
-        "cast": lambda: _multi_hot_or_empty(items, "cast", min_count=2),
-        "genres": lambda: _multi_hot_or_empty(items, "genres", min_count=1),
+        "cast": lambda: _multi_hot_or_empty(items, "cast", 2, fit),
+        "genres": lambda: _multi_hot_or_empty(items, "genres", 1, fit),
         "user_genre_frequency": lambda: (
             user_genre_frequency(split.train, dataset.items, dataset.genres)
             .reindex(index.user_ids, fill_value=0.0)
@@ -325,6 +329,8 @@ def rating_config(
     seed: int = 0,
     split_seed: int = 0,
     min_user_ratings: int = 1,
+    train_fraction: float = 1.0,
+    cold_items: float = 0.0,
     batch_size: int = 1024,
     train: dict | None = None,
     hyperparameters: dict | None = None,
@@ -337,7 +343,11 @@ def rating_config(
     """A run config (plain JSON data) for :func:`run_rating`, checked.
 
     dataset: ``{"name": ..., **loader kwargs}``; the split keeps users with at least
-    ``min_user_ratings`` ratings and splits them with ``split_seed``. train:
+    ``min_user_ratings`` ratings and splits them with ``split_seed``. train_fraction: below
+    1, each user's training ratings are cut to their most recent share (the sparsity curve);
+    cold_items: above 0, that share of the items loses its training and validation ratings
+    (cold-start items, seeded by split_seed); each is left out of the config at its default,
+    so earlier configs keep their keys. train:
     :class:`TrainConfig` fields (``seed`` is the training seed); hyperparameters: the
     model's own (e.g. ``{"dim": 64}``); encoders: text and image encoder names and ``mode``
     (frozen features or fine-tuned towers, TSEM only). Models trained with paper A's schedule
@@ -354,6 +364,10 @@ def rating_config(
         raise ValueError(f"encoders.mode must be one of {ENCODER_MODES}, got {encoders}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if not 0 < train_fraction <= 1:
+        raise ValueError(f"train_fraction must lie in (0, 1], got {train_fraction!r}")
+    if not 0 <= cold_items < 1:
+        raise ValueError(f"cold_items must lie in [0, 1), got {cold_items!r}")
     if not backbone_lr_scale > 0:
         raise ValueError(f"backbone_lr_scale must be positive, got {backbone_lr_scale}")
     ProgressiveData(progressive_fraction, progressive_threshold)  # checks the fraction
@@ -377,7 +391,9 @@ def rating_config(
             "min_user_ratings": min_user_ratings,
             "test_share": TEST_SHARE,
             "validation_share": VALIDATION_SHARE,
-        },
+        }
+        | ({"train_fraction": train_fraction} if train_fraction < 1 else {})
+        | ({"cold_items": cold_items} if cold_items > 0 else {}),
         "model": model,
         "hyperparameters": dict(hyperparameters or {}),
         "batch_size": batch_size,
@@ -397,11 +413,15 @@ def dataset_and_split(config: dict):
 @functools.lru_cache(maxsize=4)
 def _dataset_and_split(dataset_json: str, split_json: str):
     from mmrec_lib.data import load_dataset_spec
+    from mmrec_lib.data.cold_start import hold_out_rated_items
 
     dataset = load_dataset_spec(json.loads(dataset_json))
     split = json.loads(split_json)
     interactions = active_users(dataset.interactions, split["min_user_ratings"])
-    return dataset, rating_split(interactions, seed=split["seed"])
+    ratings = rating_split(interactions, seed=split["seed"])
+    if split.get("cold_items", 0) > 0:
+        ratings = hold_out_rated_items(ratings, split["cold_items"], seed=split["seed"])
+    return dataset, ratings.keep_recent(split.get("train_fraction", 1.0))
 
 
 def split_sizes(config: dict) -> dict[str, int]:
@@ -520,10 +540,13 @@ def _predict(model, tensors: tuple, low: float, high: float, chunk: int = 65536)
     return torch.cat(parts).clamp(low, high).cpu().numpy().astype(np.float64)
 
 
-def _multi_hot_or_empty(items: pd.DataFrame, column: str, min_count: int) -> np.ndarray:
-    """Multi-hot of a list column; one all-zero column when the column or values are absent."""
+def _multi_hot_or_empty(
+    items: pd.DataFrame, column: str, min_count: int, fit: np.ndarray
+) -> np.ndarray:
+    """Multi-hot of a list column, its vocabulary counted over the ``fit`` rows; one all-zero
+    column when the column or values are absent."""
     if column in items.columns:
-        matrix, vocabulary = multi_hot(items[column], min_count=min_count)
+        matrix, vocabulary = multi_hot(items[column], min_count=min_count, fit=fit)
         if vocabulary:
             return matrix
     return np.zeros((len(items), 1), np.float32)

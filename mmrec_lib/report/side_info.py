@@ -19,12 +19,16 @@ def side_info_glue_values(
     rating_by_popularity: pd.DataFrame,
     cold: pd.DataFrame,
     cold_full: pd.DataFrame,
+    rating_curve: pd.DataFrame,
+    rating_cold: pd.DataFrame,
 ) -> dict[str, object]:
     """Numbers of the chapter's conclusion, always all present (NaN where a profile is too
     small), so every ``{glue:text}`` resolves; the verdicts are the claims' (``claims.py``).
 
     cold, cold_full: :func:`~mmrec_lib.analysis.cold_start.cold_start_table` of sampled and
-    full NDCG@10; the "+" model of the pair and ``content-knn`` are read from them."""
+    full NDCG@10; the "+" model of the pair and ``content-knn`` are read from them.
+    rating_curve: paper A's sparsity curve (RMSE reduction); rating_cold:
+    :func:`~mmrec_lib.analysis.cold_start.rating_gain_on_cold_items`."""
     smallest, full = float(curve.index.min()), float(curve.index.max())
     pair = [column for column in curve.columns if column not in
             ("n seeds", "gain", "ci95_low", "ci95_high", "p")]  # fmt: skip
@@ -45,7 +49,22 @@ def side_info_glue_values(
         for role, model in (("with", pair[1]), ("content", "content-knn"))
         for suffix, value in zip(columns.values(), _row(table, model, tuple(columns)), strict=True)
     }
+    rating_s, rating_f = (_row(rating_curve, share) for share in (smallest, full))
+    rmse_columns = [column for column in rating_cold.columns if column.endswith(" RMSE")]
+    rating_c = _row(
+        rating_cold, "cold items", ("n", *rmse_columns, "gain", "ci95_low", "ci95_high")
+    )
     return cold_values | {
+        "rating_gain_smallest": rating_s[0],
+        "rating_gain_smallest_low": rating_s[1],
+        "rating_gain_smallest_high": rating_s[2],
+        "rating_gain_full": rating_f[0],
+        "rating_cold_n": rating_c[0],
+        "rating_cold_rmse_without": rating_c[1],
+        "rating_cold_rmse_with": rating_c[2],
+        "rating_cold_gain": rating_c[3],
+        "rating_cold_gain_low": rating_c[4],
+        "rating_cold_gain_high": rating_c[5],
         "cold_users": float(cold["cold users"].iloc[0]),
         "cold_n_seeds": float(cold.loc[pair[1], "n seeds"]) if pair[1] in cold.index else math.nan,
         "pair_without": pair[0],

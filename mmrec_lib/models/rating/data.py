@@ -85,16 +85,19 @@ def rating_tensors(frame: pd.DataFrame, index: RatingIndex, device="cpu") -> tup
     )
 
 
-def multi_hot(lists: pd.Series, min_count: int = 1) -> tuple[np.ndarray, list[str]]:
+def multi_hot(
+    lists: pd.Series, min_count: int = 1, fit: np.ndarray | None = None
+) -> tuple[np.ndarray, list[str]]:
     """(rows x vocabulary) 0/1 float32 matrix of list-valued cells, and the vocabulary.
 
-    Values occurring in fewer than ``min_count`` rows are dropped; a missing cell (None/NaN)
-    is an all-zero row. The vocabulary is sorted.
+    Values occurring in fewer than ``min_count`` rows (of the ``fit`` rows, a boolean mask,
+    when given: cold-start items fit nothing) are dropped; a missing cell (None/NaN) is an
+    all-zero row. The vocabulary is sorted.
     """
     cells = [value if isinstance(value, (list, tuple, np.ndarray)) else [] for value in lists]
     rows = np.repeat(np.arange(len(cells)), [len(set(c)) for c in cells])
     values = pd.Series([v for c in cells for v in dict.fromkeys(c)], dtype=object)
-    counts = values.value_counts()
+    counts = (values if fit is None else values[np.asarray(fit)[rows]]).value_counts()
     vocabulary = sorted(counts.index[counts >= min_count])
     out = np.zeros((len(cells), len(vocabulary)), dtype=np.float32)
     column = pd.Index(vocabulary).get_indexer(values)
