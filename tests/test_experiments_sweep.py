@@ -197,6 +197,13 @@ def test_a_recorded_copy_keeps_only_what_the_book_needs(tmp_path):
     fig3 = {**config, "modalities": ["text", "image", "tabular"]}
     record_result(RunRecord(fig3, {"m": 1.0}, arrays, 2.0, provenance={"seconds": 2.0}), tmp_path)
     assert "attention_last" in recorded(fig3, tmp_path).arrays
+    rating = {"dataset": TINY, "paper": "A"}
+    errors = np.array([0.1, 1 / 3, 2.0])
+    record_result(
+        RunRecord(rating, {}, {"squared_error": errors}, 1.0, provenance={"seconds": 1.0}), tmp_path
+    )
+    stored = recorded(rating, tmp_path).arrays["squared_error"]
+    assert stored.dtype == np.float32 and np.array_equal(stored, errors.astype(np.float32))
 
 
 def test_a_run_already_in_the_store_is_recorded_into_the_results_folder(tmp_path):

@@ -43,6 +43,9 @@ KEPT_ARRAYS = (
 """Per-user NDCG@10 (user-paired tests, protocol figure), top items (Fig 2), squared errors
 (paper A's paired tests) and training histories. Attention (Fig 3) is kept for the runs of
 the "+" models with all three modalities concatenated only: the ones Fig 3 reads."""
+SINGLE_PRECISION = ("squared_error",)
+"""Per-rating arrays kept as float32: half the bytes of paper A's records, and far finer than
+any difference the paired tests read."""
 
 
 def results_folder() -> Path | None:
@@ -76,25 +79,29 @@ def recorded(config: dict, folder: Path) -> RunRecord | None:
         return None
 
 
-def record_result(record: RunRecord, folder: Path) -> Path:
-    """Write the small copy of ``record`` into ``folder`` (replacing an older copy)."""
-    import shutil
-
+def small_copy(record: RunRecord) -> RunRecord:
+    """What is recorded of ``record``: its config, metrics and provenance, and the arrays the
+    book reads (:data:`KEPT_ARRAYS`, :data:`SINGLE_PRECISION` ones as float32)."""
     keep = set(KEPT_ARRAYS)
     config = record.config
     if config.get("paper") == "B" and config.get("fusion") == "concat":
         if len(config.get("modalities") or []) == 3:
             keep.add("attention_last")
-    small = RunRecord(
-        config,
-        record.metrics,
-        {name: values for name, values in record.arrays.items() if name in keep},
-        record.seconds,
-        provenance=record.provenance,
-    )
-    path = Path(folder) / result_key(config)
+    arrays = {
+        name: values.astype("float32") if name in SINGLE_PRECISION else values
+        for name, values in record.arrays.items()
+        if name in keep
+    }
+    return RunRecord(config, record.metrics, arrays, record.seconds, provenance=record.provenance)
+
+
+def record_result(record: RunRecord, folder: Path) -> Path:
+    """Write the small copy of ``record`` into ``folder`` (replacing an older copy)."""
+    import shutil
+
+    path = Path(folder) / result_key(record.config)
     shutil.rmtree(path, ignore_errors=True)
-    return write_record(small, path, compress=True)
+    return write_record(small_copy(record), path, compress=True)
 
 
 def computed_with(record: RunRecord) -> str:
