@@ -31,6 +31,7 @@ from mmrec_lib.features.tabular import (
 )
 from mmrec_lib.models.rating.data import multi_hot
 from mmrec_lib.models.sequential import BPR, BERT4Rec, ContentKNN, PopRec, SASRec, TransRec
+from mmrec_lib.models.sequential.training_data import sample_unseen
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +89,13 @@ def test_a_split_with_held_out_items_survives_save_and_load(cold, tmp_path):
 
 
 def test_no_training_negative_may_be_a_cold_item(cold):
-    seen = cold.seen_matrix(include_held_out=True).toarray()
-    assert seen[:, cold.held_out_items].all()
-    assert not cold.seen_matrix().toarray()[:, cold.held_out_items].any()
+    users = np.arange(cold.n_users)
+    draws = [
+        sample_unseen(cold.seen_matrix(), users, (50,), np.random.default_rng(0), excluded)
+        for excluded in (None, cold.held_out_items)
+    ]
+    assert np.isin(draws[0], cold.held_out_items).any()  # they would be drawn
+    assert not np.isin(draws[1], cold.held_out_items).any()
 
 
 MODELS = [

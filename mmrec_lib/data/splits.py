@@ -174,23 +174,18 @@ class SequenceSplit:
         include_val: bool = False,
         include_test: bool = False,
         include_padding: bool = True,
-        include_held_out: bool = False,
     ) -> sparse.csr_matrix:
         """CSR (n_users, n_items + 1) boolean matrix of the items each user has seen.
 
         Training items always; the validation item too with include_val (use that when
         ranking the test item), and the test item with include_test. include_padding marks
         column 0 as well, so the matrix is directly the exclusion mask for full-ranking
-        evaluation over item indices 0..n_items. include_held_out marks the held-out
-        (cold-start) items for every user: what a training negative may not be.
+        evaluation over item indices 0..n_items.
         """
         parts = [(np.repeat(np.arange(self.n_users), self.train_lengths), self.train_items)]
         all_users = np.arange(self.n_users)
         held_out = [(include_val, self.val_item), (include_test, self.test_item)]
         parts += [(all_users, items) for include, items in held_out if include]
-        if include_held_out and len(self.held_out_items):
-            cold = self.held_out_items
-            parts.append((np.repeat(all_users, len(cold)), np.tile(cold, self.n_users)))
         if include_padding:
             parts.append((all_users, np.full(self.n_users, PADDING_ITEM)))
         rows, cols = (np.concatenate(axis) for axis in zip(*parts, strict=True))

@@ -14,6 +14,11 @@ Each epoch draws its randomness (shuffling, dropout) from generators seeded with
 ``(seed, epoch)``, and a checkpoint is written after every epoch, so a run that is
 interrupted and started again resumes where it stopped and ends with the same weights as
 one that was never interrupted. Early stopping restores the best epoch's weights.
+
+Two options for accelerators, both off by default (and then the loop runs exactly as it did
+before they existed, bit for bit): ``amp`` runs the training forward pass and loss under
+bfloat16 autocast, ``compile`` runs them through ``torch.compile``. A run config stores only
+the training settings passed to it, so neither changes the key of an existing run.
 """
 
 from __future__ import annotations
@@ -53,6 +58,14 @@ class TrainConfig:
     fingerprint: str = ""
     """Everything else that decides the run (a run key: model, hyperparameters, batch size,
     data and code); a checkpoint written under another fingerprint is never resumed."""
+    amp: bool = False
+    """Run each training batch's forward pass and loss under bfloat16 autocast (CUDA with
+    bf16 support, or CPU); gradients, optimiser state and validation stay float32. Where the
+    device has no bf16 autocast it warns and trains in float32."""
+    compile: bool = False
+    """Run each training batch's forward pass and loss through ``torch.compile`` (the
+    model's weights, state dict and checkpoints are unchanged; the first batches pay for the
+    compilation). Where torch cannot compile it warns and runs eagerly."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.epochs, int) or self.epochs < 1:
@@ -65,6 +78,9 @@ class TrainConfig:
             raise ValueError(f"patience must be a positive integer, got {self.patience!r}")
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
             raise ValueError(f"threads must be a positive integer or None, got {self.threads!r}")
+        for name in ("amp", "compile"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         resolve_device(self.device)
 
 
@@ -196,6 +212,7 @@ def _fit(model, train_batches, loss_fn, validate, config, metric, mode, optimize
     history = History(metric=metric, mode=mode)
     state = _TrainingState(model, opt, sched, history, config)
     state.resume()
+    training_loss = _training_loss(model, loss_fn, config, device)
 
     epochs = tqdm(
         range(history.epochs_run, config.epochs),
@@ -212,7 +229,7 @@ def _fit(model, train_batches, loss_fn, validate, config, metric, mode, optimize
         model.train()
         total, count = 0.0, 0
         for batch_number, batch in enumerate(train_batches(rng, history)):
-            loss = loss_fn(model, batch)
+            loss = training_loss(batch)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"{type(model).__name__}: training loss became {loss.item()} at epoch "
@@ -242,6 +259,50 @@ def _fit(model, train_batches, loss_fn, validate, config, metric, mode, optimize
         state.save()
     state.restore_best()
     return history
+
+
+def _training_loss(model, loss_fn, config: TrainConfig, device) -> Callable[[Any], Any]:
+    """``batch -> loss_fn(model, batch)`` as :func:`fit` calls it each batch: as it is by
+    default, compiled with ``config.compile``, under bf16 autocast with ``config.amp``."""
+    import torch
+
+    def plain(batch):
+        return loss_fn(model, batch)
+
+    if not (config.amp or config.compile):
+        return plain
+    step = plain
+    if config.compile:
+        if _can_compile():
+            step = torch.compile(plain)
+        else:
+            warnings.warn("torch.compile is not available here; training eagerly", stacklevel=3)
+    if not config.amp:
+        return step
+    if not bf16_autocast_available(device):
+        warnings.warn(f"no bfloat16 autocast on {device}; training in float32", stacklevel=3)
+        return step
+
+    def mixed(batch):
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            return step(batch).float()
+
+    return mixed
+
+
+def bf16_autocast_available(device) -> bool:
+    """Whether ``device`` (a torch.device) runs bfloat16 autocast: CPU, CUDA with bf16."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return torch.amp.is_autocast_available(device.type)
+
+
+def _can_compile() -> bool:
+    import torch
+
+    return hasattr(torch, "compile") and torch._dynamo.is_dynamo_supported()
 
 
 def _check_divergence(model, params, mean_loss: float, epoch: int, history, config) -> None:
@@ -348,4 +409,7 @@ def _fingerprint(config: TrainConfig) -> dict:
     kept = asdict(config)
     for key in ("epochs", "checkpoint_dir", "progress", "device", "threads"):
         kept.pop(key)
+    for key in ("amp", "compile"):  # at their defaults: the fingerprint of older checkpoints
+        if not kept[key]:
+            kept.pop(key)
     return kept

@@ -204,7 +204,7 @@ class BERT4Rec(nn.Module):
         """
         step = None if self.windows == "last" else self.max_len
         sequences, users = training_windows(split, self.max_len, step)
-        seen = split.seen_matrix(include_held_out=True) if self.loss_kind != "ce" else None
+        seen = split.seen_matrix() if self.loss_kind != "ce" else None
         shape = (self.max_len,) if self.loss_kind == "bce" else (self.negatives,)
         device = device_of(self)
         order = rng.permutation(np.tile(np.arange(len(sequences)), self.copies))
@@ -216,7 +216,7 @@ class BERT4Rec(nn.Module):
                 )
             )
             if seen is not None:
-                batch.append(sample_unseen(seen, users[chosen], shape, rng))
+                batch.append(sample_unseen(seen, users[chosen], shape, rng, split.held_out_items))
             yield tuple(as_long(a, device) for a in batch)
 
     def loss(self, batch: tuple) -> torch.Tensor:

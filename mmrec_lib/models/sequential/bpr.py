@@ -41,12 +41,12 @@ class BPR(nn.Module):
     ) -> Iterator[tuple]:
         """(users, positives, negatives) over every training interaction, in random order."""
         users, items = user_item_pairs(split)
-        seen = split.seen_matrix(include_held_out=True)
+        seen = split.seen_matrix()
         device = device_of(self)
         order = rng.permutation(len(users))
         for start in range(0, len(order), batch_size):
             chosen = order[start : start + batch_size]
-            negatives = sample_unseen(seen, users[chosen], (), rng)
+            negatives = sample_unseen(seen, users[chosen], (), rng, split.held_out_items)
             yield tuple(as_long(a, device) for a in (users[chosen], items[chosen], negatives))
 
     def loss(self, batch: tuple) -> torch.Tensor:

@@ -164,7 +164,7 @@ class SASRec(nn.Module):
         none ("ce")."""
         inputs, targets, users = next_item_targets(split, self.max_len, self.windows)
         rows = np.flatnonzero((targets != PADDING_ITEM).any(axis=1))
-        seen = split.seen_matrix(include_held_out=True) if self.loss_kind != "ce" else None
+        seen = split.seen_matrix() if self.loss_kind != "ce" else None
         shape = (self.max_len,) if self.loss_kind == "bce" else (self.negatives,)
         device = device_of(self)
         order = rows[rng.permutation(len(rows))]
@@ -172,7 +172,7 @@ class SASRec(nn.Module):
             chosen = order[start : start + batch_size]
             batch = [inputs[chosen], targets[chosen]]
             if seen is not None:
-                batch.append(sample_unseen(seen, users[chosen], shape, rng))
+                batch.append(sample_unseen(seen, users[chosen], shape, rng, split.held_out_items))
             yield tuple(as_long(a, device) for a in batch)
 
     def loss(self, batch: tuple) -> torch.Tensor:

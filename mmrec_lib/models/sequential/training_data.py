@@ -14,15 +14,22 @@ from mmrec_lib.data.splits import PADDING_ITEM, SequenceSplit
 
 
 def sample_unseen(
-    seen: sparse.csr_matrix, users: np.ndarray, shape: tuple[int, ...], rng: np.random.Generator
+    seen: sparse.csr_matrix,
+    users: np.ndarray,
+    shape: tuple[int, ...],
+    rng: np.random.Generator,
+    excluded: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(len(users), *shape) item indices in 1..n_items, each unseen by its user in training.
+    """(len(users), *shape) item indices in 1..n_items, each unseen by its user in training
+    and none of ``excluded`` (the split's held-out cold-start items).
 
     seen: ``split.seen_matrix()`` (n_users, n_items + 1), computed once per epoch.
     """
     n_items = seen.shape[1] - 1
     seen = seen[users].toarray()
     seen[:, PADDING_ITEM] = True
+    if excluded is not None:
+        seen[:, excluded] = True
     if seen.all(axis=1).any():
         raise ValueError("a user has interacted with every item: no negative can be drawn")
     draws = rng.integers(1, n_items + 1, size=(len(users), *shape))

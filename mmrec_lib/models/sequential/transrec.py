@@ -48,12 +48,12 @@ class TransRec(nn.Module):
     ) -> Iterator[tuple]:
         """(users, previous, next, negative) over every training transition, shuffled."""
         users, previous, following = transitions(split)
-        seen = split.seen_matrix(include_held_out=True)
+        seen = split.seen_matrix()
         device = device_of(self)
         order = rng.permutation(len(users))
         for start in range(0, len(order), batch_size):
             chosen = order[start : start + batch_size]
-            negatives = sample_unseen(seen, users[chosen], (1,), rng)
+            negatives = sample_unseen(seen, users[chosen], (1,), rng, split.held_out_items)
             candidates = np.column_stack([following[chosen], negatives])
             yield tuple(as_long(a, device) for a in (users[chosen], previous[chosen], candidates))
 
