@@ -197,6 +197,15 @@ def test_a_recorded_copy_keeps_only_what_the_book_needs(tmp_path):
     fig3 = {**config, "modalities": ["text", "image", "tabular"]}
     record_result(RunRecord(fig3, {"m": 1.0}, arrays, 2.0, provenance={"seconds": 2.0}), tmp_path)
     assert "attention_last" in recorded(fig3, tmp_path).arrays
+    sparse = {**fig3, "split": {"train_fraction": 0.5}}
+    history = {"history/train_loss": np.ones(2)}
+    record_result(
+        RunRecord(sparse, {}, {**arrays, **history}, 2.0, provenance={"seconds": 2.0}), tmp_path
+    )
+    assert set(recorded(sparse, tmp_path).arrays) == set(history)  # the curve reads metrics
+    cold = {**fig3, "split": {"cold_items": 0.2}}
+    record_result(RunRecord(cold, {}, arrays, 2.0, provenance={"seconds": 2.0}), tmp_path)
+    assert set(recorded(cold, tmp_path).arrays) == {"sampled/NDCG@10", "top_items"}
     rating = {"dataset": TINY, "paper": "A"}
     errors = np.array([0.1, 1 / 3, 2.0])
     record_result(
