@@ -35,6 +35,11 @@ def test_curve_by_hand():
     assert curve.loc[1.0, "gain"] == pytest.approx(0.01)
     assert curve.loc[0.25, "n seeds"] == 2
     assert train_fraction(records[0].config) == 0.25 and train_fraction(records[-1].config) == 1
+    # read as an error (lower is better), the gain is the reduction: without - with
+    reduction = sparsity_curve(records, lower_is_better=True)
+    assert reduction.loc[0.25, "gain"] == pytest.approx(-0.07)
+    assert reduction.loc[0.25, "ci95_low"] == pytest.approx(-curve.loc[0.25, "ci95_high"])
+    assert reduction.loc[0.25, "sasrec+"] == pytest.approx(0.22)  # the means stay as they are
 
 
 def test_the_planted_side_information_gain_shows_on_the_curve():
