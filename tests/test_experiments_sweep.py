@@ -206,6 +206,9 @@ def test_a_recorded_copy_keeps_only_what_the_book_needs(tmp_path):
     cold = {**fig3, "split": {"cold_items": 0.2}}
     record_result(RunRecord(cold, {}, arrays, 2.0, provenance={"seconds": 2.0}), tmp_path)
     assert set(recorded(cold, tmp_path).arrays) == {"sampled/NDCG@10", "top_items"}
+    with_hits = {**arrays, "full/HR@10": np.ones(3)}
+    record_result(RunRecord(cold, {}, with_hits, 2.0, provenance={"seconds": 2.0}), tmp_path)
+    assert "full/HR@10" in recorded(cold, tmp_path).arrays  # the cold users' hit rates
     rating = {"dataset": TINY, "paper": "A"}
     errors = np.array([0.1, 1 / 3, 2.0])
     record_result(

@@ -83,15 +83,17 @@ def small_copy(record: RunRecord) -> RunRecord:
     """What is recorded of ``record``: its config, metrics and provenance, and the arrays the
     book reads (:data:`KEPT_ARRAYS`, :data:`SINGLE_PRECISION` ones as float32). A run on a
     share of the training data (the sparsity curves read its metrics) keeps its training
-    history only; attention only where Fig 3 may read it: full data, all three modalities
-    concatenated."""
+    history only; a cold-start run also its per-user HR@10 (the cold users' hit rates);
+    attention only where Fig 3 may read it: full data, all three modalities concatenated."""
     keep = set(KEPT_ARRAYS)
     config = record.config
     split = config.get("split") or {}
     if "train_fraction" in split:
         keep = {name for name in keep if name.startswith("history/")}
+    elif "cold_items" in split:
+        keep |= {"sampled/HR@10", "full/HR@10"}
     elif config.get("paper") == "B" and config.get("fusion") == "concat":
-        if len(config.get("modalities") or []) == 3 and "cold_items" not in split:
+        if len(config.get("modalities") or []) == 3:
             keep.add("attention_last")
     arrays = {
         name: values.astype("float32") if name in SINGLE_PRECISION else values

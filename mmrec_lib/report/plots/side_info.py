@@ -59,10 +59,14 @@ def cold_start_figure(tables: dict[str, pd.DataFrame], title: str):
     and the numbers of seeds and users."""
     import matplotlib.pyplot as plt
 
+    columns = min(len(tables), 2)
+    rows = -(-len(tables) // columns)
     figure, axes = plt.subplots(
-        1, len(tables), figsize=(4.6 * len(tables), 3.4), layout="constrained", squeeze=False
+        rows, columns, figsize=(4.6 * columns, 3.4 * rows), layout="constrained", squeeze=False
     )
-    for axis, (metric, table) in zip(axes[0], tables.items(), strict=True):
+    for axis in axes.flat[len(tables) :]:
+        axis.set_visible(False)
+    for axis, (metric, table) in zip(axes.flat[: len(tables)], tables.items(), strict=True):
         positions = np.arange(len(table))
         _gain_panel(axis, table, positions)
         labels = [f"{model}\n({n} seeds)" for model, n in table["n seeds"].items()]
