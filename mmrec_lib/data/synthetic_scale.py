@@ -4,9 +4,9 @@ By default it has MovieLens 20M's counts: 138,493 users, 26,744 rated items and 
 ratings, every user with at least 20, about 144 on average; ``scale_config(fraction)`` (or
 the size fields) shrinks it. Unlike :mod:`mmrec_lib.data.synthetic`, which plants rich
 structure for a few thousand rows, it is built to be large: vectorised numpy over blocks of
-users, memory bounded by the block, no Python loop over users or interactions. Every draw
-comes from ``numpy.random.default_rng`` seeded by ``(seed, stage[, block])``, so the same
-seed gives identical tables.
+users, working memory (beyond the tables it returns) bounded by the block, no Python loop
+over users or interactions. Every draw comes from ``numpy.random.default_rng`` seeded by
+``(seed, stage[, block])``, so the same seed gives identical tables.
 
 How it is generated:
 
@@ -29,7 +29,7 @@ How it is generated:
    size the item counts come out close to ML-20M's (ours / ML-20M's): most-rated item 67,688
    / 67,310, median 21 / 18, items with fewer than 5 ratings 33 % / 31 %.
 4. Order and time: a history is in the order it was drawn (popular items first, as at
-   MovieLens's sign-up), the item given in step 3 at a random place. Timestamps rise strictly
+   MovieLens's sign-up), the items given in step 3 at random places. Timestamps rise strictly
    along it, over a log-normal span of activity between 1995-01-09 and 2015-03-31.
 5. Ratings: half stars 0.5-5 with ML-20M's shares, cut at the quantiles of a score
    ``user bias + item bias (grows with popularity) + p_u . q_i + noise`` (p_u and q_i share
@@ -41,7 +41,7 @@ How it is generated:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -82,7 +82,8 @@ class ScaleConfig:
     n_users: int = ML_20M["n_users"]
     n_items: int = ML_20M["n_items"]
     n_interactions: int = ML_20M["n_interactions"]
-    genome_items: int = ML_20M_GENOME_ITEMS
+    genome_items: int | None = None
+    """Items with a tag genome (the most-rated); None: ML-20M's share, 10,381 of 26,744."""
     n_tags: int = 1_128
     min_history: int = 20
     max_history_share: float = 0.35
@@ -93,9 +94,12 @@ class ScaleConfig:
     n_factors: int = 8
 
     def __post_init__(self) -> None:
+        if self.genome_items is None:
+            share = ML_20M_GENOME_ITEMS / ML_20M["n_items"]
+            object.__setattr__(self, "genome_items", round(share * self.n_items))
         for field in fields(self):
             value = getattr(self, field.name)
-            kind = (int, np.integer) if field.type == "int" else (int, float, np.number)
+            kind = (int, np.integer) if field.type != "float" else (int, float, np.number)
             if isinstance(value, bool) or not isinstance(value, kind):
                 raise ValueError(f"scale: {field.name} must be {field.type}, got {value!r}")
             if value < (0 if field.name == "genome_items" else 1e-12):
@@ -129,8 +133,7 @@ class ScaleConfig:
 def scale_config(fraction: float = 1.0, **overrides) -> ScaleConfig:
     """ML-20M's config scaled by ``fraction``: users and interactions by ``fraction``, items
     by its square root, so the average history stays 144 items and the matrix's density
-    grows only as 1 / sqrt(fraction). ``overrides``: any field; the genome covers ML-20M's
-    share of the items (39 %) unless ``genome_items`` is given."""
+    grows only as 1 / sqrt(fraction). ``overrides``: any field."""
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must lie in (0, 1], got {fraction!r}")
     unknown = sorted(set(overrides) - {f.name for f in fields(ScaleConfig)})
@@ -140,10 +143,8 @@ def scale_config(fraction: float = 1.0, **overrides) -> ScaleConfig:
         "n_users": max(1, round(ML_20M["n_users"] * fraction)),
         "n_items": max(len(GENRES), round(ML_20M["n_items"] * np.sqrt(fraction))),
         "n_interactions": round(ML_20M["n_interactions"] * fraction),
-    } | overrides
-    genome_share = ML_20M_GENOME_ITEMS / ML_20M["n_items"]
-    sizes.setdefault("genome_items", round(genome_share * sizes["n_items"]))
-    return replace(ScaleConfig(), **sizes)
+    }
+    return ScaleConfig(**(sizes | overrides))
 
 
 def make_scale_dataset(config: ScaleConfig | None = None, seed: int = 0) -> Dataset:
@@ -159,17 +160,13 @@ def make_scale_dataset(config: ScaleConfig | None = None, seed: int = 0) -> Data
         config.n_items, genre_shares, streams["catalogue"]
     )
     catalogue = streams["catalogue"]
-    items["year"] = pd.array(
-        np.clip(2015 - np.floor(catalogue.exponential(14, config.n_items)), 1891, 2015).astype(
-            np.int64
-        ),
-        dtype="Int64",
-    )
+    years = np.clip(2015 - np.floor(catalogue.exponential(14, config.n_items)), 1891, 2015)
+    items["year"] = pd.array(years.astype(np.int64), dtype="Int64")
     popularity_z = catalogue.standard_normal(config.n_items)
     genre_vectors = catalogue.standard_normal((len(GENRES), config.n_factors))
-    item_factors = np.sqrt(0.5) * _standardise(genre_weights @ genre_vectors) + np.sqrt(
-        0.5
-    ) * catalogue.standard_normal((config.n_items, config.n_factors))
+    genre_part = _standardise(genre_weights @ genre_vectors)
+    own_part = catalogue.standard_normal((config.n_items, config.n_factors))
+    item_factors = np.sqrt(0.5) * (genre_part + own_part)
     item_bias = 0.5 * popularity_z + np.sqrt(0.75) * catalogue.standard_normal(config.n_items)
 
     users = _make_users(config, genre_shares, genre_vectors, streams["users"])
@@ -224,9 +221,8 @@ def _make_users(
     start and span of activity (seconds)."""
     n_users = config.n_users
     taste = rng.choice(len(GENRES), size=n_users, p=genre_shares)
-    factors = np.sqrt(0.5) * _standardise(genre_vectors)[taste] + np.sqrt(
-        0.5
-    ) * rng.standard_normal((n_users, config.n_factors))
+    own_part = rng.standard_normal((n_users, config.n_factors))
+    factors = np.sqrt(0.5) * (_standardise(genre_vectors)[taste] + own_part)
     span = np.exp(rng.normal(np.log(30 * 86_400), 2.0, n_users))
     lengths = history_lengths(config, rng.standard_normal(n_users))
     span = np.clip(span, 60.0 * lengths, LAST_TIMESTAMP - FIRST_TIMESTAMP - lengths - 1)
@@ -322,7 +318,7 @@ def _interactions(
         rows = slice(offsets[start], offsets[stop])
         columns["user"][rows] = user + 1
         columns["item"][rows] = item + 1
-        columns["timestamp"][rows] = _timestamps(users, user, offsets, rng)
+        columns["timestamp"][rows] = _timestamps(users, user, rng)
         score = (
             np.sqrt(_SHARES["user"]) * users["bias"][user]
             + np.sqrt(_SHARES["item"]) * item_bias[item]
@@ -434,7 +430,7 @@ def _exponential_race(
     return user * n_items + order[wanted], (have[:, None] + rank)[wanted]
 
 
-def _timestamps(users: dict, user: np.ndarray, offsets: np.ndarray, rng) -> np.ndarray:
+def _timestamps(users: dict, user: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Strictly increasing unix seconds along each history (``user`` sorted, whole users):
     gaps mostly short (a session) with a few long breaks, scaled to the user's span."""
     gap = rng.exponential(size=len(user)) * np.where(rng.random(len(user)) < 0.05, 1.0, 0.01)
