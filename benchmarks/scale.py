@@ -13,10 +13,10 @@ What is not the library's own path, and why:
 - The generated items have no posters, so the image block is the library's own fallback:
   zero rows with mask False (EfficientNet-Lite0, at about 8 posters a second, would take an
   hour).
-- XGBoost is fitted on a seeded sample of ``--booster-rows`` training interactions:
-  ``fit_rating_booster`` holds one dense float32 row of item features per rating, twice
-  (the gathered rows and their ``hstack``), about 2 x 19.7M x 120 x 4 bytes = 19 GB for all
-  of ML-20M's training interactions.
+- XGBoost is fitted on a seeded sample of ``--booster-rows`` training interactions, as the
+  library does by default (``fit_rating_booster(max_rows=...)``, 1M): it holds one dense
+  float32 row of user and item features per rating, about 19.7M x 120 x 4 bytes = 9.5 GB
+  (twice, while they are gathered) for all of ML-20M's training interactions.
 - TSEM is built directly, with a fourth item block (the genome) beside paper A's three, and
   trained with the library's ``fit``; ``run_rating`` knows only the three.
 - With ``--max-train-batches`` an epoch stops after that many batches and its full length
@@ -181,13 +181,16 @@ def _item_feature_stages(stages: Stages, dataset, split, options: ScaleOptions):
         f"{len(split.train_items):,} pairs",
         lambda: training_interactions(dataset, split),
     )
-    sample = train.sample(min(options.booster_rows, len(train)), random_state=options.seed)
-    del train
     tabular = stages.run(
         "features: XGBoost leaf embeddings",
-        f"{len(sample):,} sampled training rows",
+        f"{min(options.booster_rows, len(train)):,} sampled training rows",
         lambda: xgboost_item_embeddings(
-            dataset, sample, options.tabular_dim, seed=options.seed, **options.booster
+            dataset,
+            train,
+            options.tabular_dim,
+            seed=options.seed,
+            max_rows=options.booster_rows,
+            **options.booster,
         ),
         lambda table: f"{table.dim} columns",
     )

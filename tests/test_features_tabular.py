@@ -173,6 +173,21 @@ def test_cross_validation_picks_the_depth_with_lower_mae(xor_dataset) -> None:
     assert booster.user_columns == ()
 
 
+def test_booster_fits_a_seeded_sample_beyond_max_rows(xor_dataset) -> None:
+    options = dict(max_depths=(3,), n_estimators=20, n_folds=2, seed=3)
+    assert len(xor_dataset.interactions) == 1200
+    capped = fit_rating_booster(xor_dataset, max_rows=300, **options)
+    sample = xor_dataset.interactions.sample(n=300, random_state=3)
+    by_hand = fit_rating_booster(xor_dataset, sample, max_rows=None, **options)
+    uncapped = fit_rating_booster(xor_dataset, max_rows=None, **options)
+    default = fit_rating_booster(xor_dataset, **options)  # 1,200 ratings: below the default cap
+    probe = uncapped.item_rows()
+    np.testing.assert_array_equal(capped.model.predict(probe), by_hand.model.predict(probe))
+    assert capped.test_mae == by_hand.test_mae and capped.test_mae < 0.5  # still learns xor
+    np.testing.assert_array_equal(default.model.predict(probe), uncapped.model.predict(probe))
+    assert not np.array_equal(capped.model.predict(probe), uncapped.model.predict(probe))
+
+
 def test_xgboost_embeddings_follow_the_trees(xor_dataset) -> None:
     embeddings = xgboost_item_embeddings(
         xor_dataset, dim=3, max_depths=(3,), n_estimators=30, n_folds=2
