@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from mmrec_lib.data.dataset import Dataset
+from mmrec_lib.data.selection import restrict_items
 from mmrec_lib.features import cache, text
 from mmrec_lib.features.text import (
     PAPER_A_PREPROCESSING,
@@ -149,6 +150,16 @@ def test_item_text_features_fallback_for_missing_descriptions(minilm_pooled) -> 
     assert not features.matrix[[1, 2]].any()
     cleaned = [PAPER_A_PREPROCESSING(TEXTS[0]), PAPER_A_PREPROCESSING(TEXTS[2])]
     np.testing.assert_allclose(features.matrix[[0, 3]], encode_texts(cleaned), atol=1e-6)
+
+
+def test_a_cut_keeping_every_item_reuses_the_whole_datasets_encoding(
+    monkeypatch, minilm_pooled
+) -> None:
+    dataset = dataset_with_plots(["a first probe plot", "a second one", "and a third"])
+    whole = item_text_features(dataset)
+    monkeypatch.setattr(text, "_load_model", refuse_to_load)
+    cut = item_text_features(restrict_items(dataset, [3, 1, 2]))  # e.g. most-rated order
+    np.testing.assert_array_equal(cut.matrix, whole.matrix)
 
 
 def test_no_plot_column_gives_all_fallbacks_without_loading(monkeypatch) -> None:

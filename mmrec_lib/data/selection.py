@@ -25,11 +25,16 @@ def most_rated(
 
 
 def restrict_items(dataset: Dataset, item_ids: Sequence) -> Dataset:
-    """The dataset cut to ``item_ids`` (items and their interactions; coverage recomputed)."""
+    """The dataset cut to ``item_ids`` (items and their interactions; coverage recomputed).
+
+    Items keep the dataset's order, whatever the order of ``item_ids``: features encoded
+    for a cut that keeps every item then share their cache entry with the whole dataset's.
+    """
     item_ids = pd.Index(item_ids)
     unknown = item_ids.difference(dataset.items.index)
     if len(unknown):
         raise ValueError(f"unknown item ids {unknown[:10].tolist()}")
+    item_ids = dataset.items.index[dataset.items.index.isin(item_ids)]
     interactions = dataset.interactions[dataset.interactions["item"].isin(item_ids)]
     return Dataset(
         name=dataset.name,
