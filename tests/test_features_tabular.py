@@ -205,13 +205,40 @@ def test_xgboost_embeddings_shape_and_determinism_on_synthetic() -> None:
 
     dataset = make_synthetic("tiny", seed=0)
     options = dict(dim=16, seed=1, max_depths=(2, 3), n_estimators=20)
-    first = xgboost_item_embeddings(dataset, **options)
-    second = xgboost_item_embeddings(dataset, **options)
+    first = xgboost_item_embeddings(dataset, cache=False, **options)
+    second = xgboost_item_embeddings(dataset, cache=False, **options)
     assert first.matrix.shape == (len(dataset.items), 16)
     np.testing.assert_array_equal(first.matrix, second.matrix)
     booster = fit_rating_booster(dataset, max_depths=(2,), n_estimators=5)
     assert "age" in booster.user_columns and "gender_F" in booster.user_columns
     assert len(booster.typical_user) == len(booster.user_columns)
+
+
+def test_xgboost_embeddings_are_cached_by_data_and_settings(xor_dataset, monkeypatch) -> None:
+    from mmrec_lib.features import tabular
+
+    options = dict(dim=3, max_depths=(3,), n_estimators=30, n_folds=2, seed=5)
+    fitted = xgboost_item_embeddings(xor_dataset, **options)
+    np.testing.assert_array_equal(
+        fitted.matrix, xgboost_item_embeddings(xor_dataset, cache=False, **options).matrix
+    )
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("the booster was fitted again")
+
+    monkeypatch.setattr(tabular, "fit_rating_booster", no_fit)
+    again = xgboost_item_embeddings(xor_dataset, **options)
+    np.testing.assert_array_equal(again.matrix, fitted.matrix)
+    assert again.ids.tolist() == fitted.ids.tolist() and again.name == "xgboost"
+    fewer = xor_dataset.interactions.iloc[:-1]
+    for changed in (
+        dict(options, seed=6),
+        dict(options, n_estimators=31),
+        dict(options, interactions=fewer),
+        dict(options, held_out=[1]),
+    ):
+        with pytest.raises(AssertionError, match="fitted again"):
+            xgboost_item_embeddings(xor_dataset, **changed)
 
 
 def test_xgboost_rejects_bad_settings(xor_dataset) -> None:

@@ -42,13 +42,18 @@ ENCODING_MODULES = ("cache.py", "hub.py", "image.py", "text.py")
 
 
 @functools.cache
+def source_digest(*modules: str) -> str:
+    """A digest of source files of this package (``mmrec_lib/features``), e.g. ``"text.py"``."""
+    digest = hashlib.sha256()
+    for name in modules:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def encoding_code() -> str:
     """A digest of the encoding code's source files (:data:`ENCODING_MODULES`): a change to
     how features are computed gives new keys, so old features are never read back."""
-    digest = hashlib.sha256()
-    for name in ENCODING_MODULES:
-        digest.update((Path(__file__).parent / name).read_bytes())
-    return digest.hexdigest()[:16]
+    return source_digest(*ENCODING_MODULES)
 
 
 def package_version(package: str) -> str:

@@ -241,16 +241,46 @@ def xgboost_item_embeddings(
     train_frac: float = 0.7,
     n_folds: int = 4,
     held_out: Sequence = (),
+    cache: bool = True,
     **booster_options,
 ) -> ItemFeatures:
     """Paper B's tabular item embeddings: :func:`fit_rating_booster`, then
     :func:`leaf_embeddings`. ``booster_options`` go to the booster (``max_depths``,
     ``n_estimators``, ``n_jobs``, ``max_rows``); ``held_out``: item ids (cold-start items)
-    that get an embedding but fit nothing (``interactions`` must not name them)."""
-    booster = fit_rating_booster(
-        dataset, interactions, seed, train_frac, n_folds, held_out=held_out, **booster_options
-    )
-    return leaf_embeddings(booster, dim, seed, held_out)
+    that get an embedding but fit nothing (``interactions`` must not name them).
+
+    With ``cache`` the embeddings are stored in the feature cache under a key of the
+    dataset's fingerprint, the ratings fitted on, every setting, the xgboost and
+    scikit-learn versions and this code, so runs that differ only in their model (Table 3's
+    variants, the seeds of one split) fit the boosters once.
+    """
+    import sklearn
+    import xgboost
+
+    from mmrec_lib.data.fingerprint import dataset_fingerprint, frame_digest
+    from mmrec_lib.features.cache import cache_key, cached_arrays, source_digest
+
+    def compute() -> dict[str, np.ndarray]:
+        booster = fit_rating_booster(
+            dataset, interactions, seed, train_frac, n_folds, held_out=held_out, **booster_options
+        )
+        return {"matrix": leaf_embeddings(booster, dim, seed, held_out).matrix}
+
+    if cache:
+        ratings = dataset.interactions if interactions is None else interactions
+        key = cache_key(
+            kind="xgboost",
+            code=source_digest("cache.py", "item_features.py", "tabular.py"),
+            versions=[xgboost.__version__, sklearn.__version__],
+            dataset=dataset_fingerprint(dataset),
+            ratings=frame_digest(ratings),
+            settings=[dim, seed, train_frac, n_folds, sorted(map(str, held_out))],
+            booster=booster_options,
+        )
+        matrix = cached_arrays("xgboost", key, compute)["matrix"]
+    else:
+        matrix = compute()["matrix"]
+    return ItemFeatures(dataset.items.index.to_numpy(), matrix, "xgboost")
 
 
 def leaf_embeddings(
