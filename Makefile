@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # What `make lint` (and so `make test`) checks with ruff; ruff reads notebooks' code cells.
 LINT_PATHS := mmrec_lib tests benchmarks notebooks
 
-.PHONY: all install test book results verify clean-book lint
+.PHONY: all install test book results verify clean-book lint references
 
 all: test
 
@@ -41,6 +41,15 @@ results: $(STAMP)
 # Recompute 3 recorded runs at random and check they match.
 verify: $(STAMP)
 	$(BIN)/python -m mmrec_lib.experiments.verify results/$(PROFILE) --n 3
+
+# Ours beside RecBole, Surprise and Cornac in one table, recorded in benchmarks/README.md
+# (about 1 h on 2 idle CPU cores, several while other jobs share them). Needs .venv-reference
+# and .venv-reference-rating; the script names the commands that create a missing one. A quick
+# look, recording nothing (about 20 min): make references REFERENCES_ARGS="--epochs 1
+# --long-epochs 0 --rating-epochs 1 --rating-settings defaults".
+REFERENCES_ARGS ?= --write-readme
+references: $(STAMP)
+	$(BIN)/python benchmarks/references.py $(REFERENCES_ARGS)
 
 clean-book:
 	rm -rf _build book/executed book/generated
