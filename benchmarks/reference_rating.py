@@ -167,7 +167,8 @@ def ours_worker(data: Path, threads: int) -> dict:
     run_key(config)
     fresh_checkpoints(config)
     record, cost = measured(lambda: run_rating(config))
-    metrics, selection = record.metrics, float(record.arrays["history/seconds"].sum())
+    metrics, seconds = record.metrics, record.arrays["history/seconds"]
+    selection, best = float(seconds.sum()), int(metrics["best_epoch"])
     train = config["train"]
     return {
         "library": f"mmrec_lib (torch {torch.__version__})",
@@ -175,10 +176,12 @@ def ours_worker(data: Path, threads: int) -> dict:
         "setting": (
             f"{_arguments(config['hyperparameters'])}, Adam lr={train['lr']}, batch="
             f"{config['batch_size']}; early stopping (patience {train['patience']}) chose "
-            f"{int(metrics['best_epoch'])} of {train['epochs']} epochs, refit for those"
+            f"{best} of {train['epochs']} epochs, refit for those"
         ),
         "val_rmse": metrics["val_rmse"],
         "selection_s": selection,  # the early-stopping run (validation passes included)
+        "s_per_epoch": float(np.median(seconds)),
+        "s_to_best": float(seconds[:best].sum()),  # up to the end of the best epoch
         "test_rmse": metrics["rmse"],
         "test_mae": metrics["mae"],
         **cost,
@@ -215,7 +218,7 @@ def export_split(args: argparse.Namespace, directory: Path) -> dict:
     }
 
 
-def _run_worker(python: Path | str, name: str, setting: str, data: Path, threads: int) -> dict:
+def run_worker(python: Path | str, name: str, setting: str, data: Path, threads: int) -> dict:
     """One worker in a fresh process; its JSON line, with the row's model name."""
     command = [str(python), __file__, "--worker", name, "--setting", setting, "--data", str(data)]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)}
@@ -321,11 +324,11 @@ def main() -> None:
     started, loads = time.perf_counter(), [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as folder:
         sizes = export_split(args, Path(folder))
-        rows = [_run_worker(sys.executable, "mmrec-mf", "tuned", Path(folder), args.threads)]
+        rows = [run_worker(sys.executable, "mmrec-mf", "tuned", Path(folder), args.threads)]
         for name in list(MODELS)[1:]:
             for setting in ("defaults", "tuned"):
                 python = args.reference_python
-                rows.append(_run_worker(python, name, setting, Path(folder), args.threads))
+                rows.append(run_worker(python, name, setting, Path(folder), args.threads))
                 loads.append(os.getloadavg()[0])
     seconds = time.perf_counter() - started
     result = table(rows)

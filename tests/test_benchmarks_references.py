@@ -35,6 +35,8 @@ RATING_ROWS = [  # as reference_rating.py's workers return them: ours, a referen
         "setting": "dim=64; early stopping chose 8 of 40 epochs, refit for those",
         "val_rmse": 0.923,
         "selection_s": 30.0,
+        "s_per_epoch": 2.5,
+        "s_to_best": 20.0,
         "test_rmse": 0.909,
         "test_mae": 0.718,
         "fit_s": 32.5,
@@ -78,9 +80,10 @@ def test_the_combined_table_puts_each_row_in_the_columns_of_its_task(references)
     assert math.isnan(sequential["test RMSE"])
     assert ours["test RMSE"] == 0.909
     assert ours["train s"] == 62.5  # the early-stopping run and the refit
-    assert math.isnan(ours["NDCG@10 sampled"]) and math.isnan(ours["s / epoch"])
+    assert ours["s / epoch"] == 2.5 and ours["s to best validation"] == 20.0
+    assert math.isnan(ours["NDCG@10 sampled"])
     assert svd["train s"] == 3.5  # defaults: no validation search
-    assert math.isnan(svd["s to best validation"])
+    assert math.isnan(svd["s to best validation"]) and math.isnan(svd["s / epoch"])
 
 
 def test_the_markdown_table_rounds_by_column_and_marks_what_does_not_apply(references):
