@@ -169,6 +169,7 @@ def schema(notebook: str) -> dict[str, Rule]:
             "progressive_fraction": number(0, 1, low_open=True),
             "progressive_threshold": number(0, low_open=True),
             "torch_threads": POSITIVE,
+            "n_workers": POSITIVE,
             "refit": of_type(bool),
             "encoders": one_of(*ENCODER_MODES),
             "mf_grid": Rule(
