@@ -11,13 +11,13 @@ README = Path(__file__).with_name("README.md")
 
 def markdown_table(table: pd.DataFrame, index: bool = True) -> str:
     """The table as Markdown: integers with thousands separators, other numbers with three
-    decimals, text as it is."""
+    decimals (a missing one blank), text as it is."""
 
     def cells(column: pd.Series) -> pd.Series:
         if column.dtype.kind in "iu":
             return column.map("{:,}".format)
         if column.dtype.kind == "f":
-            return column.map("{:.3f}".format)
+            return column.map(lambda value: "" if pd.isna(value) else f"{value:.3f}")
         return column.astype(str)
 
     text = table.apply(cells)

@@ -36,6 +36,7 @@ import argparse
 import itertools
 import os
 import platform
+import shlex
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -73,6 +74,26 @@ class ScaleOptions:
     threads: int | None = 1
     """torch, BLAS and OpenMP threads (None: as they are). One is fastest on a busy 2-core
     machine, where a second thread mostly waits for a core."""
+    device: str = "cpu"
+    """Where the models train and rank ("cpu", "cuda", "auto"); features stay on the CPU."""
+    amp: bool = False
+    """bf16 autocast in training (``TrainConfig.amp``)."""
+    compile: bool = False
+    """``torch.compile`` of each training step (``TrainConfig.compile``)."""
+
+    def train_config(self):
+        """The one-epoch ``TrainConfig`` of every model's training stage."""
+        from mmrec_lib.models.training import TrainConfig
+
+        return TrainConfig(
+            epochs=1,
+            seed=self.seed,
+            progress=False,
+            device=self.device,
+            threads=self.threads,
+            amp=self.amp,
+            compile=self.compile,
+        )
 
 
 class Stages:
@@ -83,11 +104,19 @@ class Stages:
         self.progress = progress
 
     def run(self, name: str, size: str, work, note=None):
-        """``work()``'s result; ``note(result)`` (if given) fills the row's note."""
+        """``work()``'s result; ``note(result)`` (if given) fills the row's note. Where CUDA
+        is in use, the row also holds the stage's peak of allocated GPU memory."""
+        import torch
+
+        gpu = torch.cuda.is_available() and torch.cuda.is_initialized()
+        if gpu:
+            torch.cuda.reset_peak_memory_stats()
         before = memory_mib("VmRSS")
         reset_peak_memory()
         started = time.perf_counter()
         result = work()
+        if gpu or (torch.cuda.is_available() and torch.cuda.is_initialized()):
+            torch.cuda.synchronize()
         seconds = time.perf_counter() - started
         row = {
             "stage": name,
@@ -97,6 +126,8 @@ class Stages:
             "peak RSS (MiB)": memory_mib("VmHWM"),
             "note": note(result) if note else "",
         }
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            row["peak GPU (MiB)"] = torch.cuda.max_memory_allocated() / 2**20
         self.rows.append(row)
         if self.progress:
             print(f"{name}: {seconds:.1f} s, peak {row['peak RSS (MiB)']:,.0f} MiB {row['note']}")
@@ -230,7 +261,7 @@ def _sequential_stages(stages: Stages, name: str, split, aux, options: ScaleOpti
     from mmrec_lib.experiments.sequential import rank_held_out
     from mmrec_lib.metrics.ranking import ranking_metrics
     from mmrec_lib.models.sequential import sequential_model, shared_settings
-    from mmrec_lib.models.training import TrainConfig, fit, seed_everything
+    from mmrec_lib.models.training import fit, seed_everything
 
     cls = sequential_model(name).cls
     seed_everything(options.seed)
@@ -240,9 +271,6 @@ def _sequential_stages(stages: Stages, name: str, split, aux, options: ScaleOpti
     label = name.upper().replace("BERT4REC", "BERT4Rec").replace("SASREC", "SASRec")
 
     def train():
-        config = TrainConfig(
-            epochs=1, seed=options.seed, progress=False, device="cpu", threads=options.threads
-        )
         return fit(
             model,
             lambda rng, _: itertools.islice(
@@ -250,7 +278,7 @@ def _sequential_stages(stages: Stages, name: str, split, aux, options: ScaleOpti
             ),
             lambda m, batch: m.loss(batch),
             None,
-            config,
+            options.train_config(),
         )
 
     history = stages.run(
@@ -270,7 +298,13 @@ def _sequential_stages(stages: Stages, name: str, split, aux, options: ScaleOpti
                 else f"{split.n_items:,} items"
             ),
             lambda protocol=protocol: rank_held_out(
-                model, split, protocol, "test", options.max_len, options.eval_batch_size, "cpu"
+                model,
+                split,
+                protocol,
+                "test",
+                options.max_len,
+                options.eval_batch_size,
+                options.device,
             ),
             lambda r: f"NDCG@10 {ranking_metrics(r)['NDCG@10'].mean():.4f}",
         )
@@ -303,10 +337,11 @@ def _tsem_stages(stages: Stages, dataset, text, image, options: ScaleOptions) ->
     import torch
 
     from mmrec_lib.data.splits import ratio_split
+    from mmrec_lib.device import resolve_device
     from mmrec_lib.features import genome_item_features, tabular_item_table, user_genre_frequency
     from mmrec_lib.models.rating import TSEM
     from mmrec_lib.models.rating.data import RatingIndex, rating_tensors
-    from mmrec_lib.models.training import TrainConfig, fit, seed_everything, shuffled_batches
+    from mmrec_lib.models.training import fit, seed_everything, shuffled_batches
 
     def inputs():
         split = ratio_split(dataset.interactions, 0.2, 0.1, seed=options.seed)
@@ -320,7 +355,8 @@ def _tsem_stages(stages: Stages, dataset, text, image, options: ScaleOptions) ->
         }
         frequency = user_genre_frequency(split.train, dataset.items, dataset.genres)
         frequency = frequency.reindex(index.user_ids, fill_value=0.0).to_numpy(np.float32)
-        train, val = (rating_tensors(frame, index) for frame in (split.train, split.val))
+        device = resolve_device(options.device)
+        train, val = (rating_tensors(frame, index, device) for frame in (split.train, split.val))
         return index, blocks, frequency, train, val
 
     index, blocks, frequency, train, val = stages.run(
@@ -342,13 +378,10 @@ def _tsem_stages(stages: Stages, dataset, text, image, options: ScaleOptions) ->
     taken = min(total, options.max_train_batches or total)
 
     def train_epoch():
-        config = TrainConfig(
-            epochs=1, seed=options.seed, progress=False, device="cpu", threads=options.threads
-        )
         batches = lambda rng, _: itertools.islice(  # noqa: E731
             shuffled_batches(train, options.tsem_batch_size, rng), taken
         )
-        return fit(model, batches, lambda m, batch: m.loss(*batch), None, config)
+        return fit(model, batches, lambda m, batch: m.loss(*batch), None, options.train_config())
 
     history = stages.run(
         "TSEM + genome: 1 epoch",
@@ -376,7 +409,7 @@ def _tsem_stages(stages: Stages, dataset, text, image, options: ScaleOptions) ->
     return {"train_loss": history.train_loss[0], "val_mse": mse}
 
 
-def _machine() -> str:
+def _machine(device: str) -> str:
     cpu = platform.processor() or platform.machine()
     try:
         names = [
@@ -388,20 +421,32 @@ def _machine() -> str:
     except OSError:
         pass
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, {platform.system()}, no GPU used"
+    import torch
+
+    from mmrec_lib.device import resolve_device
+
+    used = resolve_device(device)
+    gpu = torch.cuda.get_device_name(used) if used.type == "cuda" else "no GPU used"
+    return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, {platform.system()}, {gpu}"
 
 
 def _body(table: pd.DataFrame, command: str, config, options: ScaleOptions, wall: float) -> str:
     import torch
 
+    from mmrec_lib.device import resolve_device
+
     peak = table["peak RSS (MiB)"].max()
     full = table[table.index.str.contains("full evaluation")]["seconds"]
     load = os.getloadavg()[0]
+    threads = options.threads or torch.get_num_threads()
+    shared = " (the machine was shared, so seconds are upper bounds)" if load > threads else ""
+    options_on = (("bf16 autocast", options.amp), ("torch.compile", options.compile))
+    training = ", ".join(name for name, on in options_on if on)
     lines = [
-        f"`{command}` on {_machine()}; torch {torch.__version__}, "
-        f"{options.threads or torch.get_num_threads()} torch and BLAS thread(s), 1-min load "
-        f"average {load:.1f} at the end "
-        f"(the machine was shared, so seconds are upper bounds). Date: "
+        f"`{command}` on {_machine(options.device)}; torch {torch.__version__}, "
+        f"{threads} torch and BLAS thread(s), 1-min load average {load:.1f} at the end"
+        f"{shared}. Models on {resolve_device(options.device).type}"
+        f"{', training with ' + training if training else ''}. Date: "
         f"{time.strftime('%Y-%m-%d')}. {wall / 60:.1f} minutes in all.",
         "",
         f"Dataset: `make_scale_dataset(ScaleConfig(n_users={config.n_users}, "
@@ -410,7 +455,7 @@ def _body(table: pd.DataFrame, command: str, config, options: ScaleOptions, wall
         f"losses (SASRec+: sampled softmax over 128 negatives; BERT4Rec+: softmax over all "
         f"items); training batches of {options.batch_size}, evaluation batches of "
         f"{options.eval_batch_size} users; XGBoost on {options.booster_rows:,} sampled "
-        "training rows; text: "
+        f"training rows ({options.booster.get('n_jobs', 1)} thread(s)); text: "
         + ("MiniLM" if options.text_encoder == "minilm" else "TF-IDF + SVD stand-in")
         + " (see the script's docstring for what is not the library's own path).",
         "",
@@ -440,7 +485,15 @@ def main() -> None:
     parser.add_argument("--eval-batch-size", type=int, default=1024)
     parser.add_argument("--booster-rows", type=int, default=1_000_000)
     parser.add_argument("--text-encoder", choices=TEXT_ENCODERS, default="tfidf")
-    parser.add_argument("--threads", type=int, default=1, help="torch, BLAS, OpenMP threads")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch, BLAS, OpenMP and XGBoost threads"
+    )
+    parser.add_argument("--device", default="cpu", help="where models train and rank")
+    parser.add_argument("--amp", action="store_true", help="bf16 autocast in training")
+    parser.add_argument("--compile", action="store_true", help="torch.compile training steps")
+    parser.add_argument(
+        "--section", default=SECTION, help="the README section --write-readme replaces"
+    )
     parser.add_argument("--write-readme", action="store_true")
     args = parser.parse_args()
 
@@ -454,17 +507,21 @@ def main() -> None:
         booster_rows=args.booster_rows,
         text_encoder=args.text_encoder,
         threads=args.threads,
+        booster={"n_jobs": args.threads},
+        device=args.device,
+        amp=args.amp,
+        compile=args.compile,
     )
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mmrec-scale-") as folder:
         os.environ.setdefault("MMREC_CACHE_DIR", folder)
         table, _ = run_pipeline(config, options)
     wall = time.perf_counter() - started
-    command = "python benchmarks/scale.py " + " ".join(sys.argv[1:])
+    command = "python benchmarks/scale.py " + shlex.join(sys.argv[1:])
     body = _body(table, command.strip(), config, options, wall)
     print(body)
     if args.write_readme:
-        write_section(SECTION, body)
+        write_section(args.section, body)
 
 
 if __name__ == "__main__":

@@ -61,3 +61,23 @@ def executed_notebooks(tmp_path_factory: pytest.TempPathFactory) -> dict:
     output_dir = tmp_path_factory.mktemp("executed")
     outputs = execute_notebooks("smoke", output_dir=output_dir, force=True)
     return {path.stem: out for path, out in zip(notebook_paths(), outputs, strict=True)}
+
+
+@pytest.fixture()
+def load_benchmark(monkeypatch):
+    """``load_benchmark("scale")``: ``benchmarks/scale.py`` as a module (the scripts import
+    their sibling helpers by name, and their dataclasses look themselves up in sys.modules)."""
+    import importlib.util
+    import sys
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    monkeypatch.syspath_prepend(str(folder))
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(f"{name}_benchmark", folder / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, spec.name, module)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

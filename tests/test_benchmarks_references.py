@@ -3,14 +3,10 @@ reference environments themselves are not needed)."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 SEQUENTIAL_ROW = {  # a row of reference_sequential.py's JSON
     "model": "BERT4Rec",
     "library": "RecBole 1.2.1",
@@ -60,14 +56,8 @@ RATING_ROWS = [  # as reference_rating.py's workers return them: ours, a referen
 
 
 @pytest.fixture()
-def references(monkeypatch):
-    """``benchmarks/references.py`` as a module (it imports its sibling scripts by name)."""
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location("references", BENCHMARKS / "references.py")
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
-    return module
+def references(load_benchmark):
+    return load_benchmark("references")
 
 
 def test_the_combined_table_puts_each_row_in_the_columns_of_its_task(references):
@@ -102,3 +92,13 @@ def test_a_missing_environment_is_named_with_the_commands_that_create_it(referen
         (tmp_path / name / "bin").mkdir(parents=True)
         (tmp_path / name / "bin" / "python").touch()
     assert references.missing_environments(tmp_path) == []
+
+
+def test_readme_tables_leave_a_missing_number_blank(load_benchmark):
+    import pandas as pd
+
+    readme = load_benchmark("readme")
+    table = pd.DataFrame({"seconds": [1.23456, 2.0], "peak GPU (MiB)": [float("nan"), 307.74]})
+    lines = readme.markdown_table(table, index=False).splitlines()
+    assert [cell.strip() for cell in lines[2].strip("|").split("|")] == ["1.235", ""]
+    assert "307.740" in lines[3] and "nan" not in "\n".join(lines)

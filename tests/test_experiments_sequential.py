@@ -288,6 +288,26 @@ def test_run_sequential_stores_metrics_top_items_attention_and_reuses_them(tmp_p
     np.testing.assert_array_equal(reread.arrays["top_items"], top)
 
 
+def test_item_features_carried_from_elsewhere_run_exactly_as_computed_ones():
+    """run_sequential(config, item_features): the table a GPU machine without encoders gets."""
+    config = tiny_config("sasrec+", modalities=["tabular"], features={"tabular": "table"})
+    computed = run_sequential(config)
+    carried = run_sequential(config, item_features=item_input(config).copy())
+    assert carried.metrics.keys() == computed.metrics.keys()
+    for name, value in computed.metrics.items():
+        if not name.startswith("seconds"):
+            assert carried.metrics[name] == value, name
+    np.testing.assert_array_equal(carried.arrays["top_items"], computed.arrays["top_items"])
+    shuffled = item_input(config).copy()  # other features: another run
+    shuffled[1:] = shuffled[1:][::-1]
+    assert run_sequential(config, item_features=shuffled).metrics != computed.metrics
+    _, split = dataset_and_split(config)
+    with pytest.raises(ValueError, match=rf"reads {split.n_items + 1} rows"):
+        run_sequential(config, item_features=item_input(config)[1:])
+    with pytest.raises(ValueError, match="sasrec reads no item features"):
+        run_sequential(tiny_config("sasrec"), item_features=item_input(config))
+
+
 @pytest.mark.parametrize(
     "keywords",
     [

@@ -14,25 +14,19 @@ from mmrec_lib.report.parameters import (
     one_of,
     schema,
 )
-from mmrec_lib.report.runbook import load_profile, notebook_parameters, notebook_paths
+from mmrec_lib.report.runbook import (
+    load_profile,
+    notebook_defaults,
+    notebook_parameters,
+    notebook_paths,
+)
 
 NOTEBOOKS = notebook_paths()
 
 
-def _defaults(notebook) -> dict:
-    import ast
-
-    import papermill
-
-    return {
-        name: ast.literal_eval(spec["default"])
-        for name, spec in papermill.inspect_notebook(str(notebook)).items()
-    }
-
-
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_schema_names_exactly_the_notebook_parameters_and_accepts_the_defaults(notebook):
-    defaults = _defaults(notebook)
+    defaults = notebook_defaults(notebook)
     assert set(schema(notebook.stem)) == set(defaults)
     check_notebook_parameters(notebook.stem, defaults)
 
@@ -40,13 +34,13 @@ def test_schema_names_exactly_the_notebook_parameters_and_accepts_the_defaults(n
 @pytest.mark.parametrize("profile", ["smoke", "synthetic", "ml-100k", "paper"])
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_profile_passes_every_schema(notebook, profile):
-    values = {**_defaults(notebook), **notebook_parameters(load_profile(profile), notebook)}
+    values = {**notebook_defaults(notebook), **notebook_parameters(load_profile(profile), notebook)}
     check_notebook_parameters(notebook.stem, values)
 
 
 def test_range_errors_are_all_named_at_once_and_ints_pass_as_floats():
     (table1,) = [p for p in NOTEBOOKS if p.stem == "30_paper_b_table1"]
-    values = {**_defaults(table1), "epochs": 0, "max_len": -3, "n_negatives": -5, "lr": 1}
+    values = {**notebook_defaults(table1), "epochs": 0, "max_len": -3, "n_negatives": -5, "lr": 1}
     with pytest.raises(ValueError) as error:
         check_notebook_parameters(table1.stem, values)
     message = str(error.value)
@@ -61,7 +55,7 @@ def test_range_errors_are_all_named_at_once_and_ints_pass_as_floats():
 
 def test_unknown_choices_and_duplicate_modalities_are_refused():
     (table1,) = [p for p in NOTEBOOKS if p.stem == "30_paper_b_table1"]
-    defaults = _defaults(table1)
+    defaults = notebook_defaults(table1)
     for name, bad in [("models", ["sasrec", "gru4rec"]), ("modalities", ["text", "text"]),
                       ("modalities", []), ("fusion", "product"), ("dataset", "ml-2k"),
                       ("device", "tpu")]:  # fmt: skip

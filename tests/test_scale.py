@@ -3,10 +3,6 @@ version of it, and the training loop's options for accelerators (amp, compile)."
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,7 +22,6 @@ from mmrec_lib.data.synthetic_scale import (
 from mmrec_lib.models.sequential import SASRec
 from mmrec_lib.models.training import TrainConfig, _fingerprint, checked_train, fit
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 SMALL = ScaleConfig(n_users=2_000, n_items=1_500, n_interactions=100_000)
 RATING_VARIANCE = float(np.average((HALF_STARS - 3.53) ** 2, weights=ML_20M_RATING_COUNTS))
 
@@ -136,14 +131,8 @@ def test_the_split_of_the_generated_data_has_room_for_100_negatives(small):
 
 
 @pytest.fixture()
-def scale_benchmark(monkeypatch):
-    """``benchmarks/scale.py`` as a module (it imports its sibling helpers by name)."""
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location("scale_benchmark", BENCHMARKS / "scale.py")
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)  # its dataclasses look it up there
-    spec.loader.exec_module(module)
-    return module
+def scale_benchmark(load_benchmark):
+    return load_benchmark("scale")
 
 
 @pytest.mark.slow
@@ -173,6 +162,20 @@ def test_the_benchmark_pipeline_runs_every_stage_on_a_small_dataset(scale_benchm
         assert 0.08 < results[model]["sampled/NDCG@10"] < 1  # chance: about 0.046
     assert np.isfinite(results["tsem"]["val_mse"])
     assert results["tsem"]["val_mse"] < 1.5 * RATING_VARIANCE  # about 1.1
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_the_benchmark_pipeline_trains_and_ranks_on_the_gpu_in_bf16(scale_benchmark):
+    options = scale_benchmark.ScaleOptions(
+        booster={"n_estimators": 10, "max_depths": (3,)}, device="cuda", amp=True
+    )
+    table, results = scale_benchmark.run_pipeline(SMALL, options, progress=False)
+    assert len(table) == 17
+    assert table.loc["SASRec+: 1 epoch", "peak GPU (MiB)"] > 0
+    for model in ("sasrec+", "bert4rec+"):
+        assert 0.08 < results[model]["sampled/NDCG@10"] < 1
+    assert results["tsem"]["val_mse"] < 1.5 * RATING_VARIANCE
 
 
 # --- Training options for accelerators (TrainConfig.amp, TrainConfig.compile) ------------

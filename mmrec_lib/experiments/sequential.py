@@ -181,19 +181,33 @@ def _item_input(dataset_json, split_json, kind, modalities_json, fusion, feature
     )
 
 
-def build_model(config: dict, split: SequenceSplit):
-    """The config's untrained model (PopRec comes back fitted: it is a counter), seeded."""
+def build_model(config: dict, split: SequenceSplit, item_features: np.ndarray | None = None):
+    """The config's untrained model (PopRec comes back fitted: it is a counter), seeded;
+    ``item_features`` stands in for :func:`item_input` (see :func:`run_sequential`)."""
     from mmrec_lib.models.training import seed_everything
 
     spec = sequential_model(config["model"])
     settings = shared_settings(spec.cls, d=config["d"], max_len=config["max_len"])
+    if item_features is None:
+        item_features = item_input(config)
+    elif spec.item_input is None:
+        raise ValueError(f"item_features: {config['model']} reads no item features")
+    elif item_features.shape[0] != split.n_items + 1:
+        raise ValueError(
+            f"item_features: {config['model']} reads {split.n_items + 1} rows (padding, then "
+            f"the split's items), got an array of shape {item_features.shape}"
+        )
     seed_everything(config["train"]["seed"])
-    model = spec.cls.from_split(split, item_input(config), **settings, **config["hyperparameters"])
+    model = spec.cls.from_split(split, item_features, **settings, **config["hyperparameters"])
     return model
 
 
-def run_sequential(config: dict) -> RunRecord:
+def run_sequential(config: dict, item_features: np.ndarray | None = None) -> RunRecord:
     """Train the config's model (early stopping on validation NDCG@10, sampled) and test it.
+
+    item_features: the model's item table, :func:`item_input`'s result computed elsewhere
+    (e.g. on a machine with the encoders, for a GPU machine without them); by default it is
+    computed (or read from the feature cache) here.
 
     Metrics: ``<protocol>/<metric>`` means, epochs, best epoch and seconds per stage
     (features, train, eval per protocol). Arrays: ``<protocol>/<metric>`` per user, the
@@ -213,11 +227,12 @@ def run_sequential(config: dict) -> RunRecord:
         **config["train"], checkpoint_dir=checkpoints, progress=False, fingerprint=key
     )
     run_started = time.perf_counter()
-    item_input(config)  # built once per process; its time is not training time
+    if item_features is None:
+        item_input(config)  # built once per process; its time is not training time
     metrics: dict[str, float] = {"seconds_features": time.perf_counter() - run_started}
     arrays: dict[str, np.ndarray] = {}
     started = time.perf_counter()
-    model = build_model(config, split)
+    model = build_model(config, split, item_features)
     if isinstance(model, torch.nn.Module):
         batch_size = config["batch_size"]
 

@@ -76,6 +76,16 @@ def notebook_parameters(profile: dict, notebook: Path) -> dict:
     return {**profile["common"], **own, "profile": profile["name"]}
 
 
+def notebook_defaults(notebook: Path) -> dict:
+    """The values of the notebook's ``parameters`` cell (what runs when nothing is given)."""
+    import papermill
+
+    return {
+        name: ast.literal_eval(spec["default"])
+        for name, spec in papermill.inspect_notebook(str(notebook)).items()
+    }
+
+
 def library_digest() -> str:
     """A hash of the library's source: a changed library runs every notebook again."""
     from mmrec_lib.hashing import source_fingerprint
