@@ -194,9 +194,14 @@ def test_a_recorded_copy_keeps_only_what_the_book_needs(tmp_path):
     record_result(record, tmp_path)
     kept = recorded(config, tmp_path)
     assert set(kept.arrays) == {"sampled/NDCG@10", "top_items"}
-    fig3 = {**config, "modalities": ["text", "image", "tabular"]}
+    assert kept.arrays["top_items"].dtype == np.uint8  # ids up to 5
+    np.testing.assert_array_equal(kept.arrays["top_items"], arrays["top_items"])
+    fig3 = {**config, "model": "sasrec+", "modalities": ["text", "image", "tabular"]}
     record_result(RunRecord(fig3, {"m": 1.0}, arrays, 2.0, provenance={"seconds": 2.0}), tmp_path)
     assert "attention_last" in recorded(fig3, tmp_path).arrays
+    bert = {**fig3, "model": "bert4rec+"}  # Fig 3 draws SASRec+ only
+    record_result(RunRecord(bert, {"m": 1.0}, arrays, 2.0, provenance={"seconds": 2.0}), tmp_path)
+    assert "attention_last" not in recorded(bert, tmp_path).arrays
     sparse = {**fig3, "split": {"train_fraction": 0.5}}
     history = {"history/train_loss": np.ones(2)}
     record_result(

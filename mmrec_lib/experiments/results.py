@@ -19,6 +19,8 @@ import os
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from mmrec_lib.experiments.store import (
     RunRecord,
     code_fingerprint,
@@ -42,7 +44,9 @@ KEPT_ARRAYS = (
 )
 """Per-user NDCG@10 (user-paired tests, protocol figure), top items (Fig 2), squared errors
 (paper A's paired tests) and training histories. Attention (Fig 3) is kept for the runs of
-the "+" models with all three modalities concatenated only: the ones Fig 3 reads."""
+:data:`FIG3_MODEL` with all three modalities concatenated only: the ones Fig 3 reads."""
+FIG3_MODEL = "sasrec+"
+"""The model whose attention Fig 3 (notebook 41) draws."""
 SINGLE_PRECISION = ("squared_error",)
 """Per-rating arrays kept as float32: half the bytes of paper A's records, and far finer than
 any difference the paired tests read."""
@@ -84,7 +88,8 @@ def small_copy(record: RunRecord) -> RunRecord:
     book reads (:data:`KEPT_ARRAYS`, :data:`SINGLE_PRECISION` ones as float32). A run on a
     share of the training data (the sparsity curves read its metrics) keeps its training
     history only; a cold-start run also its per-user HR@10 (the cold users' hit rates);
-    attention only where Fig 3 may read it: full data, all three modalities concatenated."""
+    attention only where Fig 3 may read it: SASRec+ on full data, all three modalities
+    concatenated. Item ids are stored in the narrowest unsigned integer type that holds them."""
     keep = set(KEPT_ARRAYS)
     config = record.config
     split = config.get("split") or {}
@@ -92,15 +97,20 @@ def small_copy(record: RunRecord) -> RunRecord:
         keep = {name for name in keep if name.startswith("history/")}
     elif "cold_items" in split:
         keep |= {"sampled/HR@10", "full/HR@10"}
-    elif config.get("paper") == "B" and config.get("fusion") == "concat":
+    elif config.get("model") == FIG3_MODEL and config.get("fusion") == "concat":
         if len(config.get("modalities") or []) == 3:
             keep.add("attention_last")
-    arrays = {
-        name: values.astype("float32") if name in SINGLE_PRECISION else values
-        for name, values in record.arrays.items()
-        if name in keep
-    }
+    arrays = {name: _narrowed(name, values) for name, values in record.arrays.items()
+              if name in keep}  # fmt: skip
     return RunRecord(config, record.metrics, arrays, record.seconds, provenance=record.provenance)
+
+
+def _narrowed(name: str, values: np.ndarray) -> np.ndarray:
+    if name in SINGLE_PRECISION:
+        return values.astype(np.float32)
+    if name == "top_items" and values.size and values.min() >= 0:
+        return values.astype(np.min_scalar_type(values.max()))  # ML-100K's 1,682 ids: uint16
+    return values
 
 
 def record_result(record: RunRecord, folder: Path) -> Path:
