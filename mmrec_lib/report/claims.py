@@ -459,13 +459,15 @@ def scoreboard_page(glued: Glued) -> str:
         f"the stated test finds it (two-sided, alpha = {ALPHA}) or, for an ordering of point "
         "estimates, the ordering holds; *not reproduced* otherwise; *inconclusive* when the "
         "runs it needs are missing or too few to test. The paper's numbers are as printed. "
-        "Each link leads to the sentence of the chapter that states the result.",
+        "Each verdict links to the sentence of the chapter that states the result.",
         "",
-        "| paper | claim | paper's number | ours | test | verdict | evidence |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        ":::{container} mmrec-claims",  # compact type (book/_static/mmrec.css)
+        "| paper | claim | verdict | paper's number | ours | test |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
-        link = f"{{ref}}`{PAGE_TITLES.get(row['page'], row['page'])} <{row['anchor']}>`"
-        cells = [row[k] for k in ("paper", "claim", "paper's number", "ours", "test")]
-        lines.append("| " + " | ".join([*cells, f"**{row['verdict']}**", link]) + " |")
+        verdict = f"**{{ref}}`{row['verdict']} <{row['anchor']}>`**"
+        cells = [row[k] for k in ("paper's number", "ours", "test")]
+        lines.append("| " + " | ".join([row["paper"], row["claim"], verdict, *cells]) + " |")
+    lines.append(":::")
     return "\n".join(lines) + "\n"
