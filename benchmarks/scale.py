@@ -108,15 +108,17 @@ class Stages:
         is in use, the row also holds the stage's peak of allocated GPU memory."""
         import torch
 
-        gpu = torch.cuda.is_available() and torch.cuda.is_initialized()
-        if gpu:
+        def cuda_in_use() -> bool:  # asked again after the stage: it may start CUDA
+            return torch.cuda.is_available() and torch.cuda.is_initialized()
+
+        if cuda_in_use():
             torch.cuda.reset_peak_memory_stats()
         before = memory_mib("VmRSS")
         reset_peak_memory()
         started = time.perf_counter()
         result = work()
-        if gpu or (torch.cuda.is_available() and torch.cuda.is_initialized()):
-            torch.cuda.synchronize()
+        if cuda_in_use():
+            torch.cuda.synchronize()  # the stage's kernels count in its seconds
         seconds = time.perf_counter() - started
         row = {
             "stage": name,
@@ -126,7 +128,7 @@ class Stages:
             "peak RSS (MiB)": memory_mib("VmHWM"),
             "note": note(result) if note else "",
         }
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
+        if cuda_in_use():
             row["peak GPU (MiB)"] = torch.cuda.max_memory_allocated() / 2**20
         self.rows.append(row)
         if self.progress:
