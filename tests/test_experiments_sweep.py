@@ -8,7 +8,7 @@ import pytest
 
 from mmrec_lib.data import dataset_spec
 from mmrec_lib.experiments.store import RunRecord, load_run, run_dir, run_key
-from mmrec_lib.experiments.sweep import run_many, runs_frame
+from mmrec_lib.experiments.sweep import local_cluster, run_many, runs_frame
 
 TINY = dataset_spec("synthetic", "tiny", 0)
 
@@ -59,6 +59,40 @@ def test_run_many_in_worker_processes_matches_serial_and_dedupes(tmp_path):
     assert all(r.provenance["seconds"] >= 0 for r in parallel)
     with pytest.raises(ValueError, match="n_workers"):
         run_many(configs, square_run, n_workers=0, root=tmp_path / "a")
+
+
+def pid_run(config: dict) -> RunRecord:
+    """A toy run that says which process computed it."""
+    import os
+
+    return RunRecord(config, {"pid": float(os.getpid())}, {"seed": np.array([config["seed"]])})
+
+
+def test_later_sweeps_reuse_the_worker_processes_of_the_first(tmp_path):
+    import os
+
+    from distributed import Client
+
+    first = run_many(configs_of((1, 2, 3), "-"), pid_run, n_workers=2, root=tmp_path)
+    second = run_many(configs_of((4, 5, 6), "-"), pid_run, n_workers=2, root=tmp_path)
+    with Client(local_cluster(2)) as client:
+        workers = set(client.run(os.getpid).values())
+    assert len(workers) == 2 and os.getpid() not in workers
+    assert {int(r.metrics["pid"]) for r in first + second} <= workers
+    assert local_cluster(2) is local_cluster(2)
+
+
+def test_workers_are_started_again_when_the_environment_changes(tmp_path, monkeypatch):
+    """Workers read MMREC_CACHE_DIR and the like from their environment: a sweep after a
+    change must not run in workers that started before it."""
+    import os
+
+    monkeypatch.setenv("MMREC_TEST_MARKER", "before")
+    before = run_many(configs_of((1,), "-"), pid_run, n_workers=2, root=tmp_path / "a")
+    monkeypatch.setenv("MMREC_TEST_MARKER", "after")
+    after = run_many(configs_of((1,), "-"), pid_run, n_workers=2, root=tmp_path / "b")
+    assert after[0].metrics["pid"] != before[0].metrics["pid"]
+    assert os.getpid() not in {after[0].metrics["pid"], before[0].metrics["pid"]}
 
 
 def test_run_many_goes_on_past_a_damaged_record(tmp_path):

@@ -8,7 +8,9 @@ Where they run:
 
 - ``n_workers=1`` and no scheduler: in this process, one after the other;
 - ``n_workers > 1``: a Dask ``LocalCluster`` of that many single-threaded worker processes
-  on this machine;
+  on this machine, started by the first sweep that needs it and kept for the later ones of
+  this process (a notebook's sweeps, while its environment variables stay the same), so each
+  worker imports torch and the library once;
 - a scheduler address (``scheduler=`` or the ``MMREC_SCHEDULER`` environment variable, e.g.
   ``tcp://10.0.0.5:8786``): the workers of that Dask cluster (SLURM through dask-jobqueue,
   Kubernetes through dask-kubernetes; README, "Sweeps on a cluster"). The workers must
@@ -19,6 +21,7 @@ The terminal shows runs done / total with an ETA.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -36,6 +39,9 @@ from mmrec_lib.experiments.store import (
 )
 
 SCHEDULER_ENV = "MMREC_SCHEDULER"
+_LOCAL_CLUSTERS: dict = {}
+"""This process's Dask LocalClusters by worker count, each with the environment it started
+in (:func:`local_cluster`)."""
 
 
 def run_many(
@@ -92,28 +98,40 @@ def run_many(
 
 def _on_dask(missing: dict, run: Callable, root: Path, n_workers: int, scheduler: str | None):
     """Yield (key, record) of each missing run as a Dask worker finishes it."""
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, as_completed
 
-    cluster = None
-    if scheduler is None:
+    with Client(scheduler or local_cluster(n_workers)) as client:
+        futures = {
+            client.submit(compute_and_store, config, run, root, key=f"run-{key}", pure=False): key
+            for key, config in missing.items()
+        }
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+
+def local_cluster(n_workers: int):
+    """This process's LocalCluster of ``n_workers`` single-threaded worker processes: started
+    on first use and reused by later sweeps while the environment variables the workers
+    started with are unchanged (they read ``MMREC_CACHE_DIR`` and the like), else replaced;
+    closed when the process exits."""
+    from distributed import LocalCluster
+
+    environment = tuple(sorted(os.environ.items()))
+    started, cluster = _LOCAL_CLUSTERS.get(n_workers, (None, None))
+    if cluster is not None and (started != environment or cluster.status.name != "running"):
+        cluster.close()
+        cluster = None
+    if cluster is None:
         cluster = LocalCluster(
-            n_workers=min(n_workers, len(missing)),
+            n_workers=n_workers,
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
             silence_logs=logging.ERROR,
         )
-    with Client(cluster or scheduler) as client:
-        futures = {
-            client.submit(compute_and_store, config, run, root, key=f"run-{key}", pure=False): key
-            for key, config in missing.items()
-        }
-        try:
-            for future in as_completed(futures):
-                yield futures[future], future.result()
-        finally:
-            if cluster is not None:
-                cluster.close()
+        atexit.register(cluster.close)
+        _LOCAL_CLUSTERS[n_workers] = (environment, cluster)
+    return cluster
 
 
 def runs_frame(
