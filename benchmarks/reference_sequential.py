@@ -72,9 +72,14 @@ SECTION = "Reference sequential models (RecBole) (`reference_sequential.py`)"
 DATASET_NAME = "mmrec_split"
 MODELS = {"sasrec": "SASRec", "bert4rec": "BERT4Rec"}
 """Our model names and their labels, which are also RecBole's model names."""
-OUR_LOSSES = {"sasrec": ("bce", "ce"), "bert4rec": ("ce",)}
-"""Our losses beside RecBole's CE (:mod:`mmrec_lib.models.sequential.losses`)."""
-LOSS_LABELS = {"bce": "BCE, 1 negative / position", "ce": "CE, all items"}
+OUR_LOSSES = {"sasrec": ("bce", "ce", "sampled-softmax"), "bert4rec": ("ce",)}
+"""Our losses beside RecBole's CE (:mod:`mmrec_lib.models.sequential.losses`): SASRec's
+paper (BCE), RecBole's (CE) and our library's default (a softmax over 128 sampled items)."""
+LOSS_LABELS = {
+    "bce": "BCE, 1 negative / position",
+    "ce": "CE, all items",
+    "sampled-softmax": "softmax, 128 sampled negatives",
+}
 MAX_LEN, HIDDEN, LAYERS, DROPOUT, LR, BATCH = 50, 50, 2, 0.2, 1e-3, 128
 HEADS = {"sasrec": 1, "bert4rec": 2}
 MASK_PROB, LAST_MASK_PROB = 0.2, 0.5
