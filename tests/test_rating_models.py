@@ -145,6 +145,35 @@ def test_tsem_items_are_known_only_through_their_content():
     )
 
 
+def test_tsem_with_item_ids_starts_as_content_only_and_learns_what_content_cannot_tell():
+    """Two items with the same content: TSEM cannot tell them apart, the hybrid starts as
+    TSEM (zero offsets) and learns that one is liked and the other not."""
+    features = _features()
+    for block in ("tabular", "poster", "description"):
+        features[block][1] = features[block][0]
+    kwargs = dict(_model_kwargs("tsem", features), reg=0.0, global_mean=3.0)
+    torch.manual_seed(0)
+    plain = build_rating_model("tsem", **kwargs)
+    torch.manual_seed(0)
+    hybrid = build_rating_model("tsem", **kwargs, item_ids=True)
+    users = torch.arange(N_USERS).repeat(2)
+    items = torch.cat([torch.zeros(N_USERS), torch.ones(N_USERS)]).long()
+    ratings = torch.cat([torch.full((N_USERS,), 5.0), torch.full((N_USERS,), 1.0)])
+    torch.testing.assert_close(hybrid.eval()(users, items), plain.eval()(users, items))
+    gaps = {}
+    for name, model in (("plain", plain), ("hybrid", hybrid)):
+        model.train()
+        optimiser = torch.optim.Adam(model.parameters(), lr=0.05)
+        for _ in range(200):
+            optimiser.zero_grad()
+            model.loss(users, items, ratings).backward()
+            optimiser.step()
+        predicted = model.eval()(users, items).detach()
+        gaps[name] = (predicted[:N_USERS] - predicted[N_USERS:]).mean().item()
+    assert abs(gaps["plain"]) < 1e-5
+    assert gaps["hybrid"] > 3.0
+
+
 @pytest.mark.parametrize(
     "name, key",
     [("nn", "tabular"), ("mf_nn", "cast"), ("mf_nn", "description"), ("tsem", "poster")],

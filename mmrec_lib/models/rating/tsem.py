@@ -10,7 +10,11 @@ The dot product e_u·v_i is the interaction; the user's genre-frequency vector g
     r̂(u, i) = μ + b_u + w·v_i + head([e_u·v_i, g_u])
 
 b_u (a user bias) and w·v_i (an item bias read from the item vector) are our additions,
-mirroring MF's biases. Each modality is either a fixed feature matrix (frozen pretrained
+mirroring MF's biases. ``item_ids=True`` (not in paper A, off by default) makes it a hybrid
+of TSEM and MF: each item also gets a learned offset o_i added to its content vector,
+v_i = f(content_i) + o_i, and a learned bias b_i, both starting at zero and penalised like
+the rest, so that an item with many ratings can depart from what its content predicts while
+a rare or unseen item keeps its content's vector. Each modality is either a fixed feature matrix (frozen pretrained
 encoders, cached) or an :class:`~mmrec_lib.models.rating.finetune.ItemTower` whose network
 (the poster CNN, the description transformer) is fine-tuned with the model, as paper A's
 item encoder is. The loss is MSE plus an L2 penalty ``reg`` on the batch's user embeddings,
@@ -54,6 +58,7 @@ class TSEM(nn.Module):
         reg: float = 0.05,
         dropout: float = 0.1,
         global_mean: float = 0.0,
+        item_ids: bool = False,
     ):
         super().__init__()
         if not item_features:
@@ -94,6 +99,12 @@ class TSEM(nn.Module):
         self.register_buffer("global_mean", torch.tensor(float(global_mean)))
         nn.init.normal_(self.user_embedding.weight, std=0.1)
         nn.init.zeros_(self.user_bias.weight)
+        self.item_offset = self.item_id_bias = None
+        if item_ids:  # built last: the content-only parameters start as without them
+            self.item_offset = nn.Embedding(n_items, dim)
+            self.item_id_bias = nn.Embedding(n_items, 1)
+            nn.init.zeros_(self.item_offset.weight)
+            nn.init.zeros_(self.item_id_bias.weight)
 
     @classmethod
     def from_inputs(cls, inputs, global_mean: float = 0.0, **hyperparameters) -> TSEM:
@@ -112,9 +123,11 @@ class TSEM(nn.Module):
         return getattr(self, f"item_{name}")[items]
 
     def item_encoder(self, items: torch.Tensor) -> torch.Tensor:
-        """(batch, dim) item vectors v_i from the item's content alone."""
+        """(batch, dim) item vectors v_i: from the item's content, plus its learned offset
+        where ``item_ids`` is on."""
         parts = [encoder(self.content(name, items)) for name, encoder in self.encoders.items()]
-        return self.projection(torch.relu(torch.cat(parts, dim=-1)))
+        vector = self.projection(torch.relu(torch.cat(parts, dim=-1)))
+        return vector if self.item_offset is None else vector + self.item_offset(items)
 
     def _predict(self, users: torch.Tensor, items: torch.Tensor):
         item_vector = self.item_encoder(items)
@@ -127,12 +140,16 @@ class TSEM(nn.Module):
             + item_vector.pow(2).sum(-1)
             + self.user_bias(users).squeeze(-1).pow(2)
         )
+        if self.item_id_bias is not None:
+            biases = biases + self.item_id_bias(items)
+            squares = squares + self.item_id_bias(items).squeeze(-1).pow(2)
         return self.global_mean + (biases + head).squeeze(-1), squares.mean()
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         return self._predict(users, items)[0]
 
     def loss(self, users: torch.Tensor, items: torch.Tensor, ratings: torch.Tensor):
-        """Training objective: MSE + reg × (|e_u|² + |v_i|² + b_u²) averaged over the batch."""
+        """Training objective: MSE + reg × (|e_u|² + |v_i|² + b_u² (+ b_i²)) averaged over the
+        batch."""
         predicted, squares = self._predict(users, items)
         return nn.functional.mse_loss(predicted, ratings) + self.reg * squares
