@@ -481,7 +481,8 @@ def conditions(
     """The paragraphs saying how the table was measured."""
     import recbole as library
 
-    command = " ".join(["python", "benchmarks/reference_sequential.py", *sys.argv[1:]])
+    arguments = ["FILE.json" if a == str(args.json) else a for a in sys.argv[1:]]  # no temp path
+    command = " ".join(["python", "benchmarks/reference_sequential.py", *arguments])
     run = (
         f"`{command}` on {platform.processor() or platform.machine()} ({os.cpu_count()} "
         f"cores, shared), device {resolve_device(args.device)}, {args.threads} torch "
