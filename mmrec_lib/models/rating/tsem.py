@@ -14,14 +14,16 @@ mirroring MF's biases. ``item_ids=True`` (not in paper A, off by default) makes 
 of TSEM and MF: each item also gets a learned offset o_i added to its content vector,
 v_i = f(content_i) + o_i, and a learned bias b_i, both starting at zero and penalised like
 the rest, so that an item with many ratings can depart from what its content predicts while
-a rare or unseen item keeps its content's vector. Each modality is either a fixed feature matrix (frozen pretrained
-encoders, cached) or an :class:`~mmrec_lib.models.rating.finetune.ItemTower` whose network
-(the poster CNN, the description transformer) is fine-tuned with the model, as paper A's
-item encoder is. The loss is MSE plus an L2 penalty ``reg`` on the batch's user embeddings,
-user biases and item vectors (penalising both sides of the dot product, as MF does, so that
-neither can grow to escape the penalty). Paper A trains it with CosineAnnealingLR
-(T_max = 15) and widens the training data once validation MSE reaches a threshold; both
-live in :mod:`mmrec_lib.experiments.rating`, as does the frozen / fine-tuned choice.
+a rare or unseen item keeps its content's vector.
+
+Each modality is either a fixed feature matrix (frozen pretrained encoders, cached) or an
+:class:`~mmrec_lib.models.rating.finetune.ItemTower` whose network (the poster CNN, the
+description transformer) is fine-tuned with the model, as paper A's item encoder is. The
+loss is MSE plus an L2 penalty ``reg`` on the batch's user embeddings, user biases and item
+vectors (penalising both sides of the dot product, as MF does, so that neither can grow to
+escape the penalty). Paper A trains it with CosineAnnealingLR (T_max = 15) and widens the
+training data once validation MSE reaches a threshold; both live in
+:mod:`mmrec_lib.experiments.rating`, as does the frozen / fine-tuned choice.
 """
 
 from __future__ import annotations
