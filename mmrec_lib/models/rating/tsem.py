@@ -14,7 +14,8 @@ mirroring MF's biases. ``item_ids=True`` (not in paper A, off by default) makes 
 of TSEM and MF: each item also gets a learned offset o_i added to its content vector,
 v_i = f(content_i) + o_i, and a learned bias b_i, both starting at zero and penalised like
 the rest, so that an item with many ratings can depart from what its content predicts while
-a rare or unseen item keeps its content's vector.
+a rare or unseen item keeps its content's vector. On ML-100K it did not help: the per-item
+parameters overfit (``benchmarks/README.md``, "TSEM against MF").
 
 Each modality is either a fixed feature matrix (frozen pretrained encoders, cached) or an
 :class:`~mmrec_lib.models.rating.finetune.ItemTower` whose network (the poster CNN, the
