@@ -1,4 +1,4 @@
-"""Choosing SASRec's and BERT4Rec's defaults (loss, dropout, ...) by validation NDCG@10.
+"""Choosing the defaults of SASRec, SASRec+ and BERT4Rec (loss, dropout, ...) by validation NDCG@10.
 
 Every candidate is a run config on ML-100K (leave-one-out, the stored 100 negatives, split seed
 0) with the ``ml-100k`` profile's schedule (Adam lr 0.002, up to 200 epochs, early stopping on
